@@ -1,0 +1,52 @@
+# cutstream — every target sets up what it needs first (a pinned uv, the locked venv, models).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+SYNCED := $(VENV)/.synced
+MODELS ?= u2netp
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup models run test lint format clean docs
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras --python $(PYTHON)
+	@touch $@
+
+setup: $(SYNCED) ## Install the locked environment into .venv (uv bootstrapped into .tools)
+
+models: $(SYNCED) ## Download and verify the models in MODELS (default: u2netp)
+	$(BIN)/cutstream models pull $(MODELS)
+
+run: models ## Run the whole service on the embedded stack (cutstream up)
+	$(BIN)/cutstream up
+
+test: models ## Run the whole test suite (unit + integration on the real embedded stack)
+	$(BIN)/pytest
+
+lint: $(SYNCED) ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(SYNCED) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the venv, tool cache and local state (not the model cache)
+	rm -rf $(VENV) $(TOOLS) .cutstream .pytest_cache .mypy_cache .ruff_cache
+
+docs: $(SYNCED) ## Regenerate docs/configuration.md from the settings model
+	$(BIN)/python -m streams.configdoc
