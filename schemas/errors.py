@@ -1,0 +1,49 @@
+"""Stable error codes and the root exception every cutstream error derives from.
+
+The codes are part of the public contract: they appear in failure events, in HTTP error
+bodies and in CLI summaries, so a code is never renamed once released.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable reason a request failed."""
+
+    INVALID_REQUEST = "invalid_request"
+    """The request event itself is malformed or violates the schema."""
+    INVALID_IMAGE_FORMAT = "invalid_image_format"
+    """The input is not a supported image, or it is corrupt or truncated."""
+    INPUT_NOT_FOUND = "input_not_found"
+    """The input object does not exist in the object store."""
+    MODEL_NOT_INSTALLED = "model_not_installed"
+    """The requested model has no weights in the model directory."""
+    UNKNOWN_MODEL = "unknown_model"
+    """The requested model name is not in the registry."""
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    """The object store could not be reached or answered with a server error."""
+    INTERNAL_ERROR = "internal_error"
+    """A bug or an unexpected condition inside cutstream."""
+
+
+class CutstreamError(Exception):
+    """Root of every error cutstream raises on purpose.
+
+    ``code`` is the stable machine-readable reason. ``retryable`` says whether the same
+    request may succeed later unchanged (an unreachable store) or never will (a corrupt
+    image); the stream processor routes on it.
+    """
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
