@@ -1,0 +1,34 @@
+"""Errors raised by the Kafka/S3 side of cutstream."""
+
+from __future__ import annotations
+
+from schemas.errors import CutstreamError, ErrorCode
+
+
+class StreamsError(CutstreamError):
+    """Base of the errors raised by ``streams``."""
+
+
+class ObjectNotFoundError(StreamsError):
+    """The object (or its bucket) does not exist."""
+
+    code = ErrorCode.INPUT_NOT_FOUND
+
+
+class StorageUnavailableError(StreamsError):
+    """The object store did not answer or answered with a server error; try again later."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+    retryable = True
+
+
+class StackError(StreamsError):
+    """The embedded stack could not be started or provisioned."""
+
+
+class SubmitTimeoutError(StreamsError):
+    """Results did not arrive within the client's timeout."""
+
+
+class ModelPullError(StreamsError):
+    """A model could not be fetched, or what was fetched failed verification."""

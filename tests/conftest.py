@@ -1,0 +1,29 @@
+"""Fixtures shared by unit and integration tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from processors import Remover
+from processors.segmenters import get_spec
+from streams.modelpull import is_installed
+from streams.settings import ModelSettings
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The configured model directory, with u2netp installed (`make test` pulls it)."""
+    settings = ModelSettings()
+    if not is_installed(get_spec("u2netp"), settings.dir):
+        pytest.fail(
+            f"u2netp is not installed in {settings.dir}: run `cutstream models pull u2netp`"
+        )
+    return settings.dir
+
+
+@pytest.fixture(scope="session")
+def remover(model_dir: Path) -> Remover:
+    """A real remover with the real u2netp weights, loaded once per session."""
+    return Remover(model_dir, ModelSettings().runtime(), default_model="u2netp")
