@@ -1,0 +1,68 @@
+"""``cutstream stack`` and ``cutstream up``: run the services in the foreground.
+
+The runner owns every child: the embedded servers and the processor workers. Ctrl-C or
+SIGTERM stops the workers first (they finish and commit), then the broker, then S3. If a
+worker dies on its own, the runner stops everything and exits non-zero rather than
+carrying on half-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from streams.settings import Settings
+from streams.stack import EmbeddedStack, Endpoint, ManagedProcess
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.5
+
+
+def worker_process(settings: Settings, index: int) -> ManagedProcess:
+    """A processor worker child with ``settings`` passed down through the environment."""
+    env = {**os.environ, **settings.to_env()}
+    return ManagedProcess(f"worker-{index}", [sys.executable, "-m", "streams", "worker"], env=env)
+
+
+async def run_services(
+    settings: Settings, *, workers: int, on_ready: Callable[[list[Endpoint]], None]
+) -> int:
+    """Start the stack and ``workers`` processor workers; block until a signal.
+
+    Returns the exit code: 0 after a requested stop, 1 if a worker died on its own.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    stack = EmbeddedStack(settings)
+    children: list[ManagedProcess] = []
+    try:
+        await stack.start()
+        for index in range(workers):
+            child = worker_process(settings, index)
+            child.start()
+            children.append(child)
+        on_ready(stack.endpoints())
+        while not stop.is_set():
+            for child in children:
+                if (code := child.poll()) is not None:
+                    log.error("%s exited with code %s; stopping everything", child.name, code)
+                    return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _POLL_S)
+        return 0
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.stop(settings.stack.stop_timeout_s)
+        stack.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
