@@ -1,0 +1,124 @@
+"""One real stack per test session; each test gets its own topics and consumer group.
+
+By default the stack is the embedded one (Tansu + rclone, started here on free loopback
+ports and stopped at the end of the session). With ``CUTSTREAM_TEST_STACK=containers`` and
+a reachable Docker engine, Apache Kafka and MinIO run in testcontainers instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.objectstore import S3ObjectStore
+from streams.settings import Settings
+from streams.stack import EmbeddedStack, ManagedProcess, ensure_topics
+
+pytestmark = pytest.mark.integration
+
+WorkerFactory = Callable[..., ManagedProcess]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def embedded_settings(state_dir: Path, **groups: dict[str, Any]) -> Settings:
+    """Settings for an embedded stack of its own: fresh state, free ports, small topics."""
+    fields: dict[str, Any] = {
+        **groups,
+        "state_dir": state_dir,
+        "stack": {"kafka_port": free_port(), "s3_port": free_port(), **groups.get("stack", {})},
+        "topics": {"partitions": 4, **groups.get("topics", {})},
+    }
+    return Settings(**fields)
+
+
+def _container_settings(resources: ExitStack, state_dir: Path) -> Settings:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.minio import MinioContainer
+
+    kafka = resources.enter_context(KafkaContainer())
+    minio = resources.enter_context(MinioContainer())
+    config = minio.get_config()
+    return Settings(
+        state_dir=state_dir,
+        kafka={"bootstrap_servers": kafka.get_bootstrap_server()},
+        s3={
+            "endpoint": f"http://{config['endpoint']}",
+            "access_key": config["access_key"],
+            "secret_key": config["secret_key"],
+        },
+        topics={"partitions": 4},
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of the session's running stack (buckets and default topics provisioned)."""
+    state_dir = tmp_path_factory.mktemp("stack")
+    with ExitStack() as resources:
+        if os.environ.get("CUTSTREAM_TEST_STACK") == "containers":
+            settings = _container_settings(resources, state_dir)
+        else:
+            settings = embedded_settings(state_dir)
+        stack = EmbeddedStack(settings)  # starts only what is embedded
+        asyncio.run(stack.start())
+        resources.callback(stack.stop)
+        yield settings
+
+
+@pytest.fixture
+def settings(stack_settings: Settings) -> Settings:
+    """The session stack with topics and a consumer group private to this test."""
+    suffix = uuid.uuid4().hex[:10]
+    topics = stack_settings.topics.model_copy(
+        update={
+            "requests": f"test.{suffix}.requests",
+            "completed": f"test.{suffix}.completed",
+            "failed": f"test.{suffix}.failed",
+        }
+    )
+    worker = stack_settings.worker.model_copy(update={"group_id": f"test-{suffix}"})
+    settings = stack_settings.model_copy(update={"topics": topics, "worker": worker})
+    asyncio.run(ensure_topics(settings, topics.all()))
+    return settings
+
+
+@pytest.fixture
+def store(settings: Settings) -> S3ObjectStore:
+    return S3ObjectStore(settings)
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Start processor workers (real `python -m streams worker` processes) for this test."""
+    started: list[ManagedProcess] = []
+
+    def start(worker_settings: Settings = settings) -> ManagedProcess:
+        name = f"worker-{len(started)}"
+        process = ManagedProcess(
+            name,
+            [sys.executable, "-m", "streams", "worker"],
+            env={**os.environ, **worker_settings.to_env()},
+            log_path=tmp_path / f"{name}.log",
+        )
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop(timeout=15)
+        print(f"--- {process.name} log (last lines) ---\n{process.log_tail(40)}")
