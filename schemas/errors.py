@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     """The requested model name is not in the registry."""
     STORAGE_UNAVAILABLE = "storage_unavailable"
     """The object store could not be reached or answered with a server error."""
+    TIMEOUT = "timeout"
+    """No result arrived within the caller's deadline; the request may still complete."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 from rich.table import Table
 
@@ -141,10 +142,12 @@ def worker() -> None:
 
 def _report(outcome: Outcome) -> None:
     event = outcome.event
+    source = escape(str(outcome.source))
     if isinstance(event, ImageCompleted):
-        out.print(f"[green]done[/]   {outcome.source} → {outcome.saved_to}")
+        out.print(f"[green]done[/]   {source} → {escape(str(outcome.saved_to))}")
     else:
-        out.print(f"[red]failed[/] {outcome.source}: [{event.error.code}] {event.error.message}")
+        detail = escape(f"[{event.error.code}] {event.error.message}")
+        out.print(f"[red]failed[/] {source}: {detail}", soft_wrap=True)
 
 
 @cli.command()
@@ -184,7 +187,7 @@ def submit(images: tuple[Path, ...], output_dir: Path, model: str | None, timeou
             )
         )
     except CutstreamError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     failed = [o for o in outcomes if not isinstance(o.event, ImageCompleted)]
     if failed:

@@ -27,7 +27,10 @@ class StackError(StreamsError):
 
 
 class SubmitTimeoutError(StreamsError):
-    """Results did not arrive within the client's timeout."""
+    """Results did not arrive within the client's timeout; the requests may still finish."""
+
+    code = ErrorCode.TIMEOUT
+    retryable = True
 
 
 class ModelPullError(StreamsError):
