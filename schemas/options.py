@@ -1,23 +1,243 @@
-"""The removal options: one model shared by every entry point (events, CLI, HTTP)."""
+"""The removal options: one model shared by every entry point (events, CLI, HTTP).
+
+Every field is a flat scalar or pair so that it maps one-to-one onto a CLI flag
+(``bg_color`` → ``--bg-color``) and a form field. Combinations that cannot be honoured are
+rejected with an error located at the offending field, never silently ignored.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from enum import StrEnum
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from schemas.colors import RGBA, Color
+
+
+class OutputFormat(StrEnum):
+    PNG = "png"
+    WEBP = "webp"
+    JPG = "jpg"
+    AUTO = "auto"
+    """High-quality lossy WebP with a lossless alpha channel (seed 001's ``auto``)."""
+
+    def resolved(self) -> OutputFormat:
+        """The concrete format: ``auto`` is WebP."""
+        return OutputFormat.WEBP if self is OutputFormat.AUTO else self
+
+
+class Channels(StrEnum):
+    RGBA = "rgba"
+    """The cutout with its alpha channel (or the composed picture, if a background is set)."""
+    RGB = "rgb"
+    """Opaque: flattened onto ``bg_color`` (white by default)."""
+    ALPHA = "alpha"
+    """The mask alone, as a greyscale image."""
+
+
+class SizePreset(StrEnum):
+    PREVIEW = "preview"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+    FULL = "full"
+
+    @property
+    def max_dimension(self) -> int | None:
+        """Largest output side in pixels; ``None`` keeps the input's resolution."""
+        return _SIZE_LIMITS[self]
+
+
+_SIZE_LIMITS: dict[SizePreset, int | None] = {
+    SizePreset.PREVIEW: 256,
+    SizePreset.SMALL: 512,
+    SizePreset.MEDIUM: 1024,
+    SizePreset.LARGE: 2048,
+    SizePreset.FULL: None,
+}
+
+MAX_MARGIN_PX = 500
+MAX_MARGIN_PERCENT = 50
+
+
+class Margin(NamedTuple):
+    """Space kept around the subject when cropping: pixels, or percent of the subject size."""
+
+    value: float
+    unit: str  # "px" or "%"
+
+    def pixels(self, subject_width: int, subject_height: int) -> tuple[int, int]:
+        """The (horizontal, vertical) margin in pixels for a subject of that size."""
+        if self.unit == "%":
+            return (
+                round(subject_width * self.value / 100),
+                round(subject_height * self.value / 100),
+            )
+        return round(self.value), round(self.value)
+
+    def text(self) -> str:
+        number = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{number}{self.unit}"
+
+
+_MARGIN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px|%)?\s*$")
+
+
+def parse_margin(value: Any) -> Margin:
+    """``10``, ``"10"``, ``"10px"`` (pixels) or ``"5%"`` (of the subject size)."""
+    if isinstance(value, Margin):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not (match := _MARGIN.match(value)):
+        raise ValueError("a margin is a number of pixels (e.g. 20 or '20px') or a percentage")
+    number, unit = float(match.group(1)), match.group(2) or "px"
+    limit = MAX_MARGIN_PERCENT if unit == "%" else MAX_MARGIN_PX
+    if number > limit:
+        raise ValueError(f"a margin can be at most {limit}{unit}")
+    return Margin(number, unit)
+
+
+MarginField = Annotated[
+    Margin,
+    BeforeValidator(parse_margin),
+    PlainSerializer(Margin.text, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?(px|%)?$",
+            "description": f"pixels (max {MAX_MARGIN_PX}) or percent of the subject size "
+            f"(max {MAX_MARGIN_PERCENT})",
+            "examples": ["0", "20px", "10%"],
+        }
+    ),
+]
+
+
+def _normalise_format(value: Any) -> Any:
+    return "jpg" if isinstance(value, str) and value.lower() == "jpeg" else value
 
 
 class RemovalOptions(BaseModel):
-    """What to do with the cutout once the subject has been segmented."""
+    """What to produce once the subject has been segmented."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str | None = Field(
         default=None,
-        description="Segmentation model name (see `cutstream models list`); "
-        "unset means the worker's default model.",
+        description="Segmentation model (see `cutstream models list`); unset: the "
+        "worker's default.",
         examples=["u2netp", "u2net"],
     )
-    format: Literal["png"] = Field(
-        default="png", description="Output encoding. PNG keeps the alpha channel."
+    format: Annotated[OutputFormat, BeforeValidator(_normalise_format)] = Field(
+        default=OutputFormat.PNG,
+        description="Output encoding: png (lossless), webp, jpg (always opaque: "
+        "flattened onto bg_color, white by default) or auto (high-quality WebP).",
+    )
+    channels: Channels = Field(
+        default=Channels.RGBA,
+        description="rgba: keep transparency; rgb: flatten onto bg_color (white by "
+        "default); alpha: the mask only.",
+    )
+    bg_color: Color | None = Field(
+        default=None,
+        description="Background colour behind the subject, e.g. #ffffff, rgba(0,0,0,0.5), "
+        "(255, 140, 0, 255) or white.",
+    )
+    bg_blur: int | None = Field(
+        default=None,
+        ge=1,
+        le=50,
+        description="Replace the background with the image's own background blurred by "
+        "this Gaussian radius (1-50 px).",
+    )
+    bg_gradient: tuple[Color, Color] | None = Field(
+        default=None,
+        description="Replace the background with a vertical gradient: [top colour, bottom colour].",
+    )
+    shadow: bool = Field(default=False, description="Draw a drop shadow under the subject.")
+    shadow_color: Color = Field(
+        default=RGBA(0, 0, 0, 110),
+        description="Shadow colour; its alpha sets the shadow's strength.",
+    )
+    shadow_offset: tuple[int, int] = Field(
+        default=(12, 12),
+        description="Shadow offset [x, y] in output pixels; positive is right and down.",
+    )
+    shadow_blur: int = Field(
+        default=12, ge=0, le=100, description="Gaussian blur radius of the shadow's edges."
+    )
+    size: SizePreset = Field(
+        default=SizePreset.FULL,
+        description="Largest output side: preview 256, small 512, medium 1024, large "
+        "2048, full = the input's. Never upscales.",
+    )
+    crop: bool = Field(default=False, description="Crop the output to the subject's bounds.")
+    crop_margin: MarginField = Field(
+        default=Margin(0, "px"),
+        description=f"Space kept around the subject when cropping: pixels (max "
+        f"{MAX_MARGIN_PX}) or percent of the subject size (max {MAX_MARGIN_PERCENT}%).",
+    )
+
+    @property
+    def background(self) -> str | None:
+        """Which background replacement is requested: color, blur, gradient or None."""
+        for name, value in (
+            ("color", self.bg_color),
+            ("blur", self.bg_blur),
+            ("gradient", self.bg_gradient),
+        ):
+            if value is not None:
+                return name
+        return None
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> RemovalOptions:
+        """Reject values that would be silently ignored. Only values that differ from
+        their defaults count, so a serialised request (defaults included) round-trips."""
+        backgrounds = [f for f in ("bg_color", "bg_blur", "bg_gradient") if getattr(self, f)]
+        if len(backgrounds) > 1:
+            _reject(backgrounds[1], f"cannot be combined with {backgrounds[0]}", self)
+        if self.channels is Channels.ALPHA:
+            for name in (*backgrounds, *(["shadow"] if self.shadow else [])):
+                _reject(name, "has no effect with channels=alpha (the mask only)", self)
+        if not self.shadow:
+            for name in ("shadow_color", "shadow_offset", "shadow_blur"):
+                if getattr(self, name) != RemovalOptions.model_fields[name].default:
+                    _reject(name, "requires shadow=true", self)
+        if not self.crop and self.crop_margin.value:
+            _reject("crop_margin", "requires crop=true", self)
+        return self
+
+    @property
+    def flattened(self) -> bool:
+        """Whether the output is opaque RGB: channels=rgb, or jpg (which has no alpha
+        channel) unless the mask itself is asked for."""
+        return self.channels is Channels.RGB or (
+            self.format.resolved() is OutputFormat.JPG and self.channels is not Channels.ALPHA
+        )
+
+
+def _reject(field: str, message: str, options: RemovalOptions) -> None:
+    raise ValidationError.from_exception_data(
+        "RemovalOptions",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("invalid_combination", f"{field} {message}"),
+                loc=(field,),
+                input=getattr(options, field),
+            )
+        ],
     )

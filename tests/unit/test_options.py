@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.colors import RGBA
+from schemas.options import Channels, Margin, OutputFormat, RemovalOptions, SizePreset
+
+
+def test_defaults_are_a_transparent_full_size_png() -> None:
+    options = RemovalOptions()
+    assert options.format is OutputFormat.PNG
+    assert options.channels is Channels.RGBA
+    assert options.size is SizePreset.FULL
+    assert options.background is None
+    assert not options.flattened
+    assert not options.crop
+
+
+@pytest.mark.parametrize(
+    ("preset", "limit"),
+    [("preview", 256), ("small", 512), ("medium", 1024), ("large", 2048), ("full", None)],
+)
+def test_size_presets(preset: str, limit: int | None) -> None:
+    assert RemovalOptions(size=preset).size.max_dimension == limit
+
+
+def test_auto_is_webp_and_jpeg_is_an_alias() -> None:
+    assert OutputFormat.AUTO.resolved() is OutputFormat.WEBP
+    assert RemovalOptions(format="jpeg").format is OutputFormat.JPG
+
+
+def test_jpg_and_rgb_are_flattened() -> None:
+    assert RemovalOptions(format="jpg").flattened
+    assert RemovalOptions(channels="rgb").flattened
+    assert not RemovalOptions(format="jpg", channels="alpha").flattened
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", Margin(0, "px")),
+        (20, Margin(20, "px")),
+        ("20px", Margin(20, "px")),
+        ("12.5%", Margin(12.5, "%")),
+    ],
+)
+def test_crop_margin_forms(text: object, expected: Margin) -> None:
+    options = RemovalOptions.model_validate({"crop": True, "crop_margin": text})
+    assert options.crop_margin == expected
+
+
+def test_margin_in_pixels() -> None:
+    assert Margin(10, "%").pixels(200, 100) == (20, 10)
+    assert Margin(7, "px").pixels(200, 100) == (7, 7)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"format": "gif"}, "format"),
+        ({"channels": "cmyk"}, "channels"),
+        ({"size": "huge"}, "size"),
+        ({"bg_color": "not-a-colour"}, "bg_color"),
+        ({"bg_blur": 0}, "bg_blur"),
+        ({"bg_blur": 51}, "bg_blur"),
+        ({"bg_gradient": ["red"]}, "bg_gradient"),
+        ({"shadow": True, "shadow_blur": 101}, "shadow_blur"),
+        ({"crop": True, "crop_margin": "501px"}, "crop_margin"),
+        ({"crop": True, "crop_margin": "51%"}, "crop_margin"),
+        ({"crop": True, "crop_margin": "-3"}, "crop_margin"),
+        ({"bg_color": "red", "bg_blur": 5}, "bg_blur"),
+        ({"bg_blur": 5, "bg_gradient": ["red", "blue"]}, "bg_gradient"),
+        ({"channels": "alpha", "bg_color": "white"}, "bg_color"),
+        ({"channels": "alpha", "shadow": True}, "shadow"),
+        ({"shadow_offset": [5, 5]}, "shadow_offset"),
+        ({"shadow_color": "red"}, "shadow_color"),
+        ({"crop_margin": "10px"}, "crop_margin"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_values_and_combinations_name_the_field(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RemovalOptions.model_validate(fields)
+    locations = [error["loc"][0] for error in caught.value.errors()]
+    assert field in locations, caught.value.errors()
+
+
+def test_everything_round_trips_through_json() -> None:
+    options = RemovalOptions.model_validate(
+        {
+            "model": "u2net",
+            "format": "webp",
+            "bg_gradient": ["#ff8c00", "(229, 46, 113, 255)"],
+            "shadow": True,
+            "shadow_color": "rgba(0,0,0,0.4)",
+            "shadow_offset": [4, -6],
+            "size": "medium",
+            "crop": True,
+            "crop_margin": "5%",
+        }
+    )
+    dumped = options.model_dump(mode="json")
+    assert dumped["bg_gradient"] == ["#ff8c00ff", "#e52e71ff"]
+    assert dumped["crop_margin"] == "5%"
+    assert RemovalOptions.model_validate_json(options.model_dump_json()) == options
+    assert (
+        RemovalOptions.model_validate_json(RemovalOptions().model_dump_json()) == RemovalOptions()
+    )
+    assert options.bg_gradient == (RGBA(255, 140, 0, 255), RGBA(229, 46, 113, 255))
