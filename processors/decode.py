@@ -1,27 +1,160 @@
-"""Turn untrusted bytes into an RGB image, or fail with a typed error."""
+"""Turn untrusted bytes into an sRGB image, or fail with a typed error.
+
+Defences, in order: a byte limit; format sniffing by magic bytes (only JPEG, PNG and WebP,
+and Pillow is told to try only those decoders); a pixel limit read from the header before
+any pixel is decoded; animations refused or reduced to their first frame; full decode with
+truncation treated as corruption. Then EXIF orientation, ICC profile to sRGB, and every
+mode (CMYK, palette, LA, 16-bit, greyscale…) to RGB plus an optional alpha channel.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from processors.exceptions import InvalidImageError
+from processors.exceptions import (
+    AnimatedImageError,
+    ImageTooLargeError,
+    InvalidImageError,
+    ResolutionTooHighError,
+)
+
+log = logging.getLogger(__name__)
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
-def decode(data: bytes) -> Image.Image:
-    """Decode ``data`` fully, apply EXIF orientation and return an RGB image.
+class AnimationPolicy(StrEnum):
+    REJECT = "reject"
+    FIRST_FRAME = "first_frame"
 
-    Raises :class:`InvalidImageError` for empty, unknown, corrupt or truncated input.
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What an input may be. The defaults suit catalogue photographs."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    animation: AnimationPolicy = AnimationPolicy.REJECT
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded input: RGB pixels, the input's own alpha if it had any, its format."""
+
+    rgb: Image.Image
+    alpha: Image.Image | None
+    format: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.size
+
+
+def sniff_format(data: bytes) -> str | None:
+    """``JPEG``, ``PNG`` or ``WEBP`` from the magic bytes; ``None`` for anything else."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def decode(data: bytes, limits: DecodeLimits | None = None) -> Decoded:
+    """Validate and decode ``data``.
+
+    Raises :class:`InvalidImageError` (empty, unsupported, corrupt or truncated),
+    :class:`ImageTooLargeError`, :class:`ResolutionTooHighError` or
+    :class:`AnimatedImageError`.
     """
+    limits = limits or DecodeLimits()
     if not data:
         raise InvalidImageError("the input is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(
+            f"the input has {len(data):,} bytes; the limit is {limits.max_bytes:,}"
+        )
+    kind = sniff_format(data)
+    if kind is None:
+        raise InvalidImageError("unsupported image format: JPEG, PNG and WebP are accepted")
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened)
-            return image.convert("RGB")
-    except UnidentifiedImageError as exc:
-        raise InvalidImageError("the input is not a recognised image format") from exc
+        with warnings.catch_warnings():
+            # Our own pixel limit below is the one that counts (it is configurable).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data), formats=[kind])
+    except Image.DecompressionBombError as exc:
+        raise ResolutionTooHighError(f"the image has far too many pixels: {exc}") from exc
+    except UnidentifiedImageError:
+        raise InvalidImageError(f"the {kind} header is corrupt or unreadable") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidImageError(f"the image is corrupt or truncated: {exc}") from exc
+        raise InvalidImageError(f"the {kind} header is corrupt: {exc}") from exc
+    with opened:
+        width, height = opened.size
+        if width * height > limits.max_pixels:
+            raise ResolutionTooHighError(
+                f"the image is {width}x{height} ({width * height:,} pixels); "
+                f"the limit is {limits.max_pixels:,}"
+            )
+        frames = int(getattr(opened, "n_frames", 1))
+        if frames > 1 and limits.animation is AnimationPolicy.REJECT:
+            raise AnimatedImageError(
+                f"the {kind} is animated ({frames} frames); send a still image"
+            )
+        try:
+            opened.load()  # the first frame only
+            oriented = ImageOps.exif_transpose(opened)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise InvalidImageError(f"the image is corrupt or truncated: {exc}") from exc
+        return _to_srgb(oriented, kind)
+
+
+def _to_srgb(image: Image.Image, kind: str) -> Decoded:
+    """Normalise any mode to RGB (+ alpha), converting ICC-tagged colours to sRGB."""
+    icc = image.info.get("icc_profile")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = _sixteen_to_eight(image)
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
+    alpha: Image.Image | None = None
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        image = image.convert("RGBA" if image.mode.startswith("RGB") else "LA")
+        alpha = image.getchannel("A")
+        if alpha.getextrema() == (255, 255):
+            alpha = None
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    if icc:
+        image = _apply_icc(image, icc)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return Decoded(rgb=image, alpha=alpha, format=kind)
+
+
+def _sixteen_to_eight(image: Image.Image) -> Image.Image:
+    """16-bit greyscale keeps its full range (Pillow's convert would clip at 255)."""
+    array = np.asarray(image, dtype=np.uint32)
+    return Image.fromarray((array >> 8).clip(0, 255).astype(np.uint8), "L")
+
+
+def _apply_icc(image: Image.Image, icc: bytes) -> Image.Image:
+    """Convert from the embedded profile to sRGB; a broken profile is ignored, not fatal.
+    Inputs already tagged sRGB (most camera JPEGs) skip the conversion."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode == "RGB" and ImageCms.getProfileDescription(source).startswith("sRGB"):
+            return image
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        log.warning("ignoring an unusable ICC profile: %s", exc)
+        return image
+    assert converted is not None
+    return converted

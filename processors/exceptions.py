@@ -15,6 +15,24 @@ class InvalidImageError(ProcessorError):
     code = ErrorCode.INVALID_IMAGE_FORMAT
 
 
+class ImageTooLargeError(ProcessorError):
+    """More bytes than ``max_bytes``."""
+
+    code = ErrorCode.IMAGE_TOO_LARGE
+
+
+class ResolutionTooHighError(ProcessorError):
+    """More pixels than ``max_pixels`` (refused before the pixels are decoded)."""
+
+    code = ErrorCode.RESOLUTION_TOO_HIGH
+
+
+class AnimatedImageError(ProcessorError):
+    """An animated input while animations are refused."""
+
+    code = ErrorCode.ANIMATED_IMAGE_NOT_SUPPORTED
+
+
 class UnknownModelError(ProcessorError):
     """The model name is not in the registry."""
 
