@@ -1,16 +1,25 @@
-"""Segmenter registry: model families by name, and loading a named model from disk."""
+"""Segmenter registry: model families by name, named models, and loading them verified."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from processors.exceptions import ModelChecksumError, ModelNotInstalledError, UnknownModelError
 from processors.segmenters.base import RuntimeOptions, Segmenter, create_session
-from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, get_spec
+from processors.segmenters.birefnet import BiRefNetSegmenter
+from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, WheelSource
+from processors.segmenters.isnet import ISNetSegmenter
+from processors.segmenters.modnet import MODNetSegmenter
 from processors.segmenters.u2net import U2NetSegmenter
 
-FAMILIES: dict[str, type[Segmenter]] = {cls.family: cls for cls in (U2NetSegmenter,)}
+log = logging.getLogger(__name__)
+
+FAMILIES: dict[str, type[Segmenter]] = {
+    cls.family: cls for cls in (U2NetSegmenter, ISNetSegmenter, BiRefNetSegmenter, MODNetSegmenter)
+}
 
 
 def family_class(family: str) -> type[Segmenter]:
@@ -31,43 +40,67 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def model_path(spec: ModelSpec, model_dir: Path) -> Path:
-    """Where ``spec``'s weights live in ``model_dir``; raises if they are not there."""
-    path = model_dir / spec.filename
-    if not path.is_file():
-        raise ModelNotInstalledError(
-            f"model {spec.name!r} is not installed in {model_dir}; "
-            f"install it with `cutstream models pull {spec.name}`"
-        )
-    return path
+class ModelRegistry:
+    """The models a process can use: the built-in catalog plus operator-registered files.
 
-
-def load_segmenter(name: str, model_dir: Path, runtime: RuntimeOptions) -> Segmenter:
-    """Verify and load the named model from ``model_dir``.
-
-    Raises :class:`UnknownModelError`, :class:`ModelNotInstalledError` (with the command
-    that installs it) or :class:`ModelChecksumError`.
+    ``extra`` adds (or overrides) models, typically families whose weights cannot be
+    pulled here (IS-Net, BiRefNet, MODNet) from a path the operator supplies.
     """
-    spec = get_spec(name)
-    path = model_path(spec, model_dir)
-    actual = sha256_file(path)
-    if actual != spec.sha256:
-        raise ModelChecksumError(
-            f"{path} has sha256 {actual}, expected {spec.sha256}; "
-            f"delete it and run `cutstream models pull {name}`"
-        )
-    return family_class(spec.family)(create_session(path, runtime))
+
+    def __init__(self, model_dir: Path, extra: Mapping[str, ModelSpec] | None = None) -> None:
+        self.model_dir = model_dir
+        self.specs: dict[str, ModelSpec] = {**KNOWN_MODELS, **(extra or {})}
+        for spec in self.specs.values():
+            family_class(spec.family)  # an unknown family fails at start, not per request
+
+    def spec(self, name: str) -> ModelSpec:
+        """The spec for ``name``; :class:`UnknownModelError` lists the known names."""
+        try:
+            return self.specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.specs))
+            raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+
+    def path(self, spec: ModelSpec) -> Path:
+        """Where ``spec``'s weights live; raises if they are not there."""
+        path = self.model_dir / spec.file
+        if not path.is_file():
+            how = (
+                f"install it with `cutstream models pull {spec.name}`"
+                if spec.source is not None
+                else "put the model file there or correct its registered path"
+            )
+            raise ModelNotInstalledError(f"model {spec.name!r} is not installed at {path}; {how}")
+        return path
+
+    def load(self, name: str, runtime: RuntimeOptions) -> Segmenter:
+        """Verify and load the named model.
+
+        Raises :class:`UnknownModelError`, :class:`ModelNotInstalledError` (with the command
+        that installs it) or :class:`ModelChecksumError`.
+        """
+        spec = self.spec(name)
+        path = self.path(spec)
+        if spec.sha256 is None:
+            log.warning("model %s (%s) has no checksum to verify", name, path)
+        else:
+            actual = sha256_file(path)
+            if actual != spec.sha256:
+                fix = f"run `cutstream models pull {name}`" if spec.source else "replace it"
+                raise ModelChecksumError(
+                    f"{path} has sha256 {actual}, expected {spec.sha256}; {fix}"
+                )
+        return family_class(spec.family)(create_session(path, runtime))
 
 
 __all__ = [
     "FAMILIES",
     "KNOWN_MODELS",
+    "ModelRegistry",
     "ModelSpec",
     "RuntimeOptions",
     "Segmenter",
+    "WheelSource",
     "family_class",
-    "get_spec",
-    "load_segmenter",
-    "model_path",
     "sha256_file",
 ]

@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 from PIL import Image
+
+Tensor = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ def create_session(path: Path, runtime: RuntimeOptions) -> ort.InferenceSession:
 class Segmenter(ABC):
     """Predicts a foreground mask for an RGB image.
 
-    An instance wraps one loaded ONNX session and is built once per process and model by
-    :func:`processors.segmenters.load_segmenter` (loading is the slow part). ``predict`` is
-    then called once per image; ONNX Runtime sessions are thread-safe, so one instance
-    may serve several threads.
+    An instance wraps one loaded ONNX session; it is built once per process and model by
+    :meth:`processors.segmenters.ModelRegistry.load` (loading is the slow part). Per image,
+    the pipeline calls :meth:`preprocess` (any thread), :meth:`run` (the inference slot)
+    and :meth:`postprocess` (any thread), so the cheap steps overlap with inference.
+    ONNX Runtime sessions are thread-safe.
     """
 
     family: ClassVar[str]
@@ -65,8 +70,51 @@ class Segmenter(ABC):
         return list(self.session.get_providers())
 
     @abstractmethod
-    def predict(self, image: Image.Image) -> Image.Image:
-        """Return an 8-bit ("L") mask of ``image.size``: 255 is foreground, 0 background.
+    def preprocess(self, image: Image.Image) -> Tensor:
+        """RGB image → the model's input tensor (batch of one)."""
 
-        ``image`` is RGB. Raises nothing beyond ONNX Runtime's own errors.
-        """
+    def run(self, tensor: Tensor) -> Tensor:
+        """Run the model; returns its first output."""
+        (output, *_) = self.session.run(None, {self.input_name: tensor})
+        return np.asarray(output, dtype=np.float32)
+
+    @abstractmethod
+    def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
+        """The model's output → an 8-bit ("L") mask of ``size``: 255 is foreground."""
+
+    def predict(self, image: Image.Image) -> Image.Image:
+        """All three steps for one image."""
+        return self.postprocess(self.run(self.preprocess(image)), image.size)
+
+
+def to_mask(values: npt.NDArray[np.float32], size: tuple[int, int]) -> Image.Image:
+    """A [0, 1] map at model resolution → an "L" mask resized to ``size``."""
+    small = Image.fromarray(np.rint(np.clip(values, 0, 1) * 255).astype(np.uint8), mode="L")
+    return small.resize(size, Image.Resampling.LANCZOS)
+
+
+class SaliencySegmenter(Segmenter):
+    """Square-input salient-object models: resize to ``input_size``, scale by the image's
+    maximum, normalise with ``mean``/``std``; min-max normalise the first output channel
+    (after a sigmoid for models that output logits). U²-Net, IS-Net and BiRefNet differ
+    only in these constants."""
+
+    input_size: ClassVar[tuple[int, int]]
+    mean: ClassVar[tuple[float, float, float]]
+    std: ClassVar[tuple[float, float, float]]
+    logits: ClassVar[bool] = False
+
+    def preprocess(self, image: Image.Image) -> Tensor:
+        small = image.resize(self.input_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        array = np.asarray(small, dtype=np.float32)
+        array /= max(float(array.max()), 1e-6)
+        array -= np.asarray(self.mean, dtype=np.float32)
+        array /= np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(array.transpose(2, 0, 1)[np.newaxis])
+
+    def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
+        prediction = output[0, 0]
+        if self.logits:
+            prediction = 1.0 / (1.0 + np.exp(-prediction))
+        low, high = float(prediction.min()), float(prediction.max())
+        return to_mask((prediction - low) / max(high - low, 1e-6), size)

