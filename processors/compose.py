@@ -1,27 +1,190 @@
-"""Combine an image and its foreground mask into the delivered picture."""
+"""From image + mask to the delivered picture: alpha, crop, size, background, shadow.
+
+All functions are pure and work in output pixels once cropping and resizing are done, so
+shadow offsets and blur radii mean the same thing at every size preset.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops, ImageFilter
+
+from schemas.colors import RGBA
+from schemas.options import Channels, Margin, RemovalOptions, SizePreset
 
 MASK_LOW = 10
 """Mask values at or below this become fully transparent (saliency noise in the background)."""
 MASK_HIGH = 245
 """Mask values at or above this become fully opaque (saliency models rarely reach 255)."""
+BBOX_THRESHOLD = 32
+"""Alpha at or above this counts as subject when measuring the subject's bounds."""
+WHITE = RGBA(255, 255, 255, 255)
+
+_REFINE_LUT = np.rint(
+    np.clip((np.arange(256, dtype=np.float32) - MASK_LOW) * 255.0 / (MASK_HIGH - MASK_LOW), 0, 255)
+).astype(np.uint8)
 
 
-def refine_mask(mask: Image.Image, low: int = MASK_LOW, high: int = MASK_HIGH) -> Image.Image:
-    """Stretch ``[low, high]`` to ``[0, 255]`` and clip: a solid subject, a clean background
-    and the soft edge band kept as it was predicted."""
-    lut = np.clip((np.arange(256, dtype=np.float32) - low) * 255.0 / (high - low), 0, 255)
-    return mask.point(np.rint(lut).astype(np.uint8).tolist())
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in pixels: ``left``/``top`` inclusive, ``right``/``bottom`` exclusive."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.left, self.top, self.right, self.bottom)
+
+    def moved_and_scaled(self, origin: Box, scale: float) -> Box:
+        """This box in the coordinates of ``origin`` (a crop) scaled by ``scale``."""
+        return Box(
+            round((self.left - origin.left) * scale),
+            round((self.top - origin.top) * scale),
+            round((self.right - origin.left) * scale),
+            round((self.bottom - origin.top) * scale),
+        )
 
 
-def cutout(image: Image.Image, mask: Image.Image) -> Image.Image:
-    """The RGB ``image`` with the refined ``mask`` as its alpha channel (RGBA)."""
-    if image.size != mask.size:
-        raise ValueError(f"mask size {mask.size} differs from image size {image.size}")
-    rgba = image.convert("RGBA")
-    rgba.putalpha(refine_mask(mask))
-    return rgba
+def refine_mask(mask: Image.Image) -> Image.Image:
+    """Stretch ``[MASK_LOW, MASK_HIGH]`` to ``[0, 255]`` and clip: a solid subject, a clean
+    background, and the soft edge band kept as it was predicted."""
+    return mask.point(_REFINE_LUT.tolist())
+
+
+def subject_alpha(mask: Image.Image, input_alpha: Image.Image | None) -> Image.Image:
+    """The output alpha: the refined mask, within the input's own transparency if any."""
+    alpha = refine_mask(mask)
+    return alpha if input_alpha is None else ImageChops.multiply(alpha, input_alpha)
+
+
+def foreground_box(alpha: Image.Image) -> Box | None:
+    """Bounds of the pixels with alpha ≥ ``BBOX_THRESHOLD``; ``None`` when there are none."""
+    bounds = alpha.point(lambda v: 255 if v >= BBOX_THRESHOLD else 0).getbbox()
+    return Box(*bounds) if bounds else None
+
+
+def crop_box(subject: Box | None, margin: Margin, size: tuple[int, int]) -> Box:
+    """The subject plus ``margin`` on every side. It may reach past the image, which then
+    gets transparent padding; with no subject the whole image is kept."""
+    if subject is None:
+        return Box(0, 0, *size)
+    dx, dy = margin.pixels(subject.width, subject.height)
+    return Box(subject.left - dx, subject.top - dy, subject.right + dx, subject.bottom + dy)
+
+
+def target_size(size: tuple[int, int], preset: SizePreset) -> tuple[int, int]:
+    """``size`` shrunk (never grown) so its longest side fits ``preset``."""
+    limit = preset.max_dimension
+    width, height = size
+    if limit is None or max(width, height) <= limit:
+        return size
+    scale = limit / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def cut_and_scale(
+    rgb: Image.Image, alpha: Image.Image, box: Box, size: tuple[int, int]
+) -> tuple[Image.Image, Image.Image]:
+    """Crop both planes to ``box`` (padding outside the image: black, transparent) and
+    resize them to ``size``."""
+    if box.as_tuple() != (0, 0, *rgb.size):
+        rgb, alpha = rgb.crop(box.as_tuple()), alpha.crop(box.as_tuple())
+    if rgb.size != size:
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        alpha = alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return rgb, alpha
+
+
+def solid(size: tuple[int, int], color: RGBA) -> Image.Image:
+    return Image.new("RGBA", size, tuple(color))
+
+
+def gradient(size: tuple[int, int], top: RGBA, bottom: RGBA) -> Image.Image:
+    """A vertical linear gradient from ``top`` to ``bottom``."""
+    width, height = size
+    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, np.newaxis]
+    column = np.rint(np.asarray(top) * (1 - t) + np.asarray(bottom) * t).astype(np.uint8)
+    return Image.fromarray(column[:, np.newaxis, :], "RGBA").resize(
+        (width, height), Image.Resampling.NEAREST
+    )
+
+
+def blurred_background(rgb: Image.Image, alpha: Image.Image, radius: int) -> Image.Image:
+    """The image's own background, Gaussian-blurred, opaque.
+
+    A normalised blur: each pixel is weighted by how much it is background (premultiplied
+    by ``255 - alpha``), so the subject's colours do not bleed into the blurred background
+    around it.
+    """
+    weighted = rgb.convert("RGBA")
+    weighted.putalpha(ImageChops.invert(alpha))
+    blurred = weighted.convert("RGBa").filter(ImageFilter.GaussianBlur(radius)).convert("RGBA")
+    opaque = blurred.convert("RGB").convert("RGBA")
+    # Deep inside the subject no background is in reach: use the plain blur there (the
+    # subject covers it anyway; this only matters for the soft edge band).
+    fallback = rgb.filter(ImageFilter.GaussianBlur(radius)).convert("RGBA")
+    return Image.composite(
+        opaque, fallback, blurred.getchannel("A").point(lambda v: 255 if v else 0)
+    )
+
+
+def shadow_layer(
+    alpha: Image.Image, color: RGBA, offset: tuple[int, int], blur: int
+) -> Image.Image:
+    """The subject's silhouette in ``color`` (its alpha scales the strength), moved by
+    ``offset`` and softened by a Gaussian blur of radius ``blur``."""
+    silhouette = Image.new("L", alpha.size, 0)
+    silhouette.paste(alpha.point(lambda v: v * color.a // 255), offset)
+    if blur:
+        silhouette = silhouette.filter(ImageFilter.GaussianBlur(blur))
+    layer = Image.new("RGBA", alpha.size, (color.r, color.g, color.b, 0))
+    layer.putalpha(silhouette)
+    return layer
+
+
+def compose(rgb: Image.Image, alpha: Image.Image, options: RemovalOptions) -> Image.Image:
+    """The picture to encode: "L" (the mask), "RGB" (flattened) or "RGBA"."""
+    if options.channels is Channels.ALPHA:
+        return alpha
+    size = rgb.size
+    background: Image.Image | None = None
+    if options.bg_color is not None:
+        background = solid(size, options.bg_color)
+    elif options.bg_blur is not None:
+        background = blurred_background(rgb, alpha, options.bg_blur)
+    elif options.bg_gradient is not None:
+        background = gradient(size, *options.bg_gradient)
+    elif options.shadow:
+        background = solid(size, RGBA(0, 0, 0, 0))
+    if background is None:
+        cutout = rgb.convert("RGBA")
+        cutout.putalpha(alpha)
+        picture = cutout
+    else:
+        if options.shadow:
+            background.alpha_composite(
+                shadow_layer(
+                    alpha, options.shadow_color, options.shadow_offset, options.shadow_blur
+                )
+            )
+        subject = rgb.convert("RGBA")
+        subject.putalpha(alpha)
+        background.alpha_composite(subject)
+        picture = background
+    if options.flattened:
+        flat = solid(size, WHITE)
+        flat.alpha_composite(picture)
+        return flat.convert("RGB")
+    return picture

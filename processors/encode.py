@@ -1,25 +1,66 @@
-"""Encode the composed picture for delivery."""
+"""Encode the composed picture: PNG, WebP or JPEG, tuned for speed at catalogue sizes.
+
+Measured on 1600 px cutouts (docs/benchmarks.md): zlib level 1 with the RLE strategy is
+the fastest PNG and, once transparent pixels carry no colour, also smaller than level 1's
+default strategy; Pillow's default (level 6) is ~4x slower for ~15 % smaller files.
+"""
 
 from __future__ import annotations
 
 import io
+import zlib
+from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 
+from schemas.options import OutputFormat
+
 PNG_COMPRESS_LEVEL = 1
-"""zlib level 1: ~4x faster than Pillow's default 6 at catalogue sizes, ~10 % larger."""
+PNG_STRATEGY = zlib.Z_RLE
+WEBP_QUALITY = 90
+WEBP_METHOD = 0
+JPEG_QUALITY = 90
 
 
-def zero_transparent_rgb(image: Image.Image) -> Image.Image:
-    """Set RGB to 0 wherever alpha is 0: invisible, but it compresses far better."""
-    array = np.array(image)
-    array[array[..., 3] == 0, :3] = 0
-    return Image.fromarray(array, mode="RGBA")
+@dataclass(frozen=True)
+class Encoded:
+    data: bytes
+    content_type: str
+    extension: str
 
 
-def encode_png(image: Image.Image) -> bytes:
-    """RGBA → PNG bytes (fast zlib level, transparent pixels' RGB zeroed)."""
+MEDIA: dict[OutputFormat, tuple[str, str]] = {
+    OutputFormat.PNG: ("image/png", "png"),
+    OutputFormat.WEBP: ("image/webp", "webp"),
+    OutputFormat.JPG: ("image/jpeg", "jpg"),
+}
+
+
+def clear_transparent(picture: Image.Image) -> Image.Image:
+    """Set RGB to black wherever alpha is 0: invisible, but it compresses far better."""
+    if picture.mode != "RGBA":
+        return picture
+    alpha = picture.getchannel("A")
+    visible = alpha.point(lambda v: 255 if v else 0)
+    cleared = Image.composite(picture, Image.new("RGBA", picture.size), visible)
+    return cleared
+
+
+def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
+    """Encode an "RGBA", "RGB" or "L" picture. JPEG pictures must already be opaque."""
+    output_format = output_format.resolved()
     buffer = io.BytesIO()
-    zero_transparent_rgb(image).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    if output_format is OutputFormat.PNG:
+        clear_transparent(picture).save(
+            buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_STRATEGY
+        )
+    elif output_format is OutputFormat.WEBP:
+        clear_transparent(picture).save(
+            buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100
+        )
+    else:
+        if picture.mode == "RGBA":
+            raise ValueError("JPEG cannot carry transparency; flatten the picture first")
+        picture.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    content_type, extension = MEDIA[output_format]
+    return Encoded(buffer.getvalue(), content_type, extension)

@@ -1,15 +1,30 @@
-"""``Remover.remove(bytes, options)``: decode → segment → compose → encode in one call."""
+"""``Remover``: decode → segment → compose → encode, split so that stages overlap.
+
+Per image, :meth:`Remover.prepare` (decode, model input) and :meth:`Remover.finish` (mask,
+crop, resize, compose, encode) run on the caller's thread, while :meth:`Remover.infer`
+takes one of ``inference_slots`` (default one: ONNX Runtime already spreads one run over
+every core). A thread pool calling :meth:`Remover.remove` therefore keeps the model busy
+while other threads decode and encode — both cores stay busy with no extra code.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from processors.compose import cutout
-from processors.decode import decode
-from processors.encode import encode_png
-from processors.segmenters import RuntimeOptions, Segmenter, load_segmenter
+from processors.compose import (
+    Box,
+    compose,
+    crop_box,
+    cut_and_scale,
+    foreground_box,
+    subject_alpha,
+    target_size,
+)
+from processors.decode import Decoded, DecodeLimits, decode
+from processors.encode import encode
+from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
+from processors.segmenters.base import Tensor
 from schemas.options import RemovalOptions
 
 
@@ -19,46 +34,85 @@ class RemovalResult:
 
     data: bytes
     content_type: str
+    extension: str
     width: int
     height: int
+    foreground: Box | None
+    """The subject's bounds in output pixels (remove.bg's X-Foreground-*), if any."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image decoded and turned into its model input, waiting for inference."""
+
+    decoded: Decoded
+    options: RemovalOptions
+    segmenter: Segmenter
+    tensor: Tensor
 
 
 class Remover:
-    """Removes backgrounds; loads each model once, on first use, and keeps it.
-
-    Thread-safe: several threads may call :meth:`remove` at once.
-    """
+    """Removes backgrounds; loads each model once, on first use, and keeps it. Thread-safe."""
 
     def __init__(
-        self, model_dir: Path, runtime: RuntimeOptions, default_model: str = "u2netp"
+        self,
+        registry: ModelRegistry,
+        runtime: RuntimeOptions,
+        *,
+        default_model: str = "u2netp",
+        limits: DecodeLimits | None = None,
+        inference_slots: int = 1,
     ) -> None:
-        self.model_dir = model_dir
+        self.registry = registry
         self.runtime = runtime
         self.default_model = default_model
+        self.limits = limits or DecodeLimits()
         self._segmenters: dict[str, Segmenter] = {}
-        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        self._inference = threading.Semaphore(inference_slots)
 
     def segmenter(self, name: str | None = None) -> Segmenter:
         """The loaded segmenter for ``name`` (the default model when ``None``)."""
         name = name or self.default_model
-        with self._lock:
+        with self._loading:
             if name not in self._segmenters:
-                self._segmenters[name] = load_segmenter(name, self.model_dir, self.runtime)
+                self._segmenters[name] = self.registry.load(name, self.runtime)
             return self._segmenters[name]
 
-    def remove(self, data: bytes, options: RemovalOptions) -> RemovalResult:
-        """Cut the subject of the image in ``data`` out of its background.
-
-        Raises :class:`processors.exceptions.ProcessorError` subclasses for bad input or
-        a missing model.
-        """
+    def prepare(self, data: bytes, options: RemovalOptions) -> Prepared:
+        """Decode and validate ``data`` and build the model input. Raises the image-core
+        errors (bad input, unknown or missing model)."""
         segmenter = self.segmenter(options.model)
-        image = decode(data)
-        mask = segmenter.predict(image)
-        result = cutout(image, mask)
+        decoded = decode(data, self.limits)
+        return Prepared(decoded, options, segmenter, segmenter.preprocess(decoded.rgb))
+
+    def infer(self, prepared: Prepared) -> Tensor:
+        """Run the model, holding an inference slot."""
+        with self._inference:
+            return prepared.segmenter.run(prepared.tensor)
+
+    def finish(self, prepared: Prepared, output: Tensor) -> RemovalResult:
+        """Mask → alpha → crop → resize → compose → encode."""
+        decoded, options = prepared.decoded, prepared.options
+        mask = prepared.segmenter.postprocess(output, decoded.size)
+        alpha = subject_alpha(mask, decoded.alpha)
+        subject = foreground_box(alpha)
+        box = crop_box(subject, options.crop_margin, decoded.size) if options.crop else None
+        box = box or Box(0, 0, *decoded.size)
+        size = target_size((box.width, box.height), options.size)
+        rgb, alpha = cut_and_scale(decoded.rgb, alpha, box, size)
+        encoded = encode(compose(rgb, alpha, options), options.format)
+        scale = size[0] / box.width
         return RemovalResult(
-            data=encode_png(result),
-            content_type="image/png",
-            width=result.width,
-            height=result.height,
+            data=encoded.data,
+            content_type=encoded.content_type,
+            extension=encoded.extension,
+            width=size[0],
+            height=size[1],
+            foreground=subject.moved_and_scaled(box, scale) if subject else None,
         )
+
+    def remove(self, data: bytes, options: RemovalOptions) -> RemovalResult:
+        """Cut the subject of the image in ``data`` out of its background."""
+        prepared = self.prepare(data, options)
+        return self.finish(prepared, self.infer(prepared))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from processors import Remover
-from processors.segmenters import get_spec
+from processors.segmenters import KNOWN_MODELS, ModelRegistry
 from streams.modelpull import is_installed
 from streams.settings import ModelSettings
 
@@ -16,7 +16,7 @@ from streams.settings import ModelSettings
 def model_dir() -> Path:
     """The configured model directory, with u2netp installed (`make test` pulls it)."""
     settings = ModelSettings()
-    if not is_installed(get_spec("u2netp"), settings.dir):
+    if not is_installed(KNOWN_MODELS["u2netp"], settings.dir):
         pytest.fail(
             f"u2netp is not installed in {settings.dir}: run `cutstream models pull u2netp`"
         )
@@ -26,4 +26,4 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def remover(model_dir: Path) -> Remover:
     """A real remover with the real u2netp weights, loaded once per session."""
-    return Remover(model_dir, ModelSettings().runtime(), default_model="u2netp")
+    return Remover(ModelRegistry(model_dir), ModelSettings().runtime(), default_model="u2netp")

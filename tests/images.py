@@ -46,3 +46,12 @@ def opaque_fraction(alpha: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """Share of fully opaque pixels inside ``box``."""
     top, left, bottom, right = box
     return float((alpha[top:bottom, left:right] == 255).mean())
+
+
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """A pixel as a tuple of ints, whatever the mode (a typed ``getpixel``)."""
+    value = image.getpixel(xy)
+    if isinstance(value, tuple):
+        return tuple(int(v) for v in value)
+    assert isinstance(value, int | float), value
+    return (int(value),)

@@ -13,8 +13,9 @@ from PIL import Image
 from processors import InvalidImageError, ModelNotInstalledError, Remover, UnknownModelError
 from processors.compose import refine_mask
 from processors.exceptions import ModelChecksumError
-from processors.segmenters import RuntimeOptions, load_segmenter
+from processors.segmenters import ModelRegistry, RuntimeOptions
 from schemas import ErrorCode, RemovalOptions
+from tests.golden import golden_path, shrink_alpha
 from tests.images import PHOTOS, SUBJECT_BOXES, alpha_of, opaque_fraction, photo, photo_jpeg
 
 
@@ -80,7 +81,7 @@ def test_bad_input_is_an_invalid_image_error(remover: Remover, label: str, data:
 
 def test_missing_model_says_how_to_install_it(tmp_path: Path) -> None:
     with pytest.raises(ModelNotInstalledError, match="cutstream models pull u2net`"):
-        load_segmenter("u2net", tmp_path, RuntimeOptions())
+        ModelRegistry(tmp_path).load("u2net", RuntimeOptions())
 
 
 def test_unknown_model_lists_known_ones(remover: Remover) -> None:
@@ -96,9 +97,111 @@ def test_model_file_is_verified_at_load(tmp_path: Path, model_dir: Path) -> None
         handle.seek(1000)
         handle.write(b"\x00" * 16)
     with pytest.raises(ModelChecksumError, match="sha256"):
-        load_segmenter("u2netp", tmp_path, RuntimeOptions())
+        ModelRegistry(tmp_path).load("u2netp", RuntimeOptions())
 
 
 def test_cpu_provider_is_always_available() -> None:
     runtime = RuntimeOptions(providers=("NoSuchExecutionProvider",))
     assert runtime.available_providers() == ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_masks_match_the_golden_ones_within_tolerance(
+    remover: Remover, name: str, tmp_path: Path
+) -> None:
+    actual = shrink_alpha(remover.remove(photo_jpeg(name), RemovalOptions()).data)
+    with Image.open(golden_path(name)) as golden_image:
+        golden = np.asarray(golden_image)
+    saved = tmp_path / f"{name}.actual.png"
+    Image.fromarray(actual, "L").save(saved)
+    assert actual.shape == golden.shape
+    mad = np.abs(actual.astype(int) - golden.astype(int)).mean() / 255
+    union = ((actual > 127) | (golden > 127)).sum()
+    iou = ((actual > 127) & (golden > 127)).sum() / union
+    assert mad < 0.02, f"mean abs difference {mad:.4f}; actual mask saved at {saved}"
+    assert iou > 0.97, f"IoU {iou:.4f}; actual mask saved at {saved}"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "magic", "content_type", "mode"),
+    [
+        ("png", b"\x89PNG", "image/png", "RGBA"),
+        ("webp", b"RIFF", "image/webp", "RGBA"),
+        ("auto", b"RIFF", "image/webp", "RGBA"),
+        ("jpg", b"\xff\xd8\xff", "image/jpeg", "RGB"),
+    ],
+)
+def test_output_formats(
+    remover: Remover, fmt: str, magic: bytes, content_type: str, mode: str
+) -> None:
+    result = remover.remove(photo_jpeg("coffee"), RemovalOptions.model_validate({"format": fmt}))
+    assert result.data.startswith(magic)
+    assert result.content_type == content_type
+    with Image.open(io.BytesIO(result.data)) as image:
+        assert image.mode == mode
+        assert image.size == (600, 400)
+        if mode == "RGB":  # flattened onto white
+            assert image.getpixel((2, 2)) == pytest.approx((255, 255, 255), abs=3)
+
+
+def test_alpha_channel_output_is_the_mask(remover: Remover) -> None:
+    rgba = remover.remove(photo_jpeg("coffee"), RemovalOptions())
+    mask = remover.remove(photo_jpeg("coffee"), RemovalOptions(channels="alpha"))
+    with Image.open(io.BytesIO(mask.data)) as image:
+        assert image.mode == "L"
+        assert np.array_equal(np.asarray(image), alpha_of(rgba.data))
+
+
+def test_crop_and_size_preset_together(remover: Remover) -> None:
+    options = RemovalOptions.model_validate(
+        {"crop": True, "crop_margin": "20px", "size": "preview"}
+    )
+    result = remover.remove(photo_jpeg("coffee"), options)
+    assert max(result.width, result.height) <= 256
+    full = remover.remove(photo_jpeg("coffee"), RemovalOptions())
+    assert full.foreground is not None
+    # the crop keeps the subject's aspect ratio plus the margin
+    expected_ratio = (full.foreground.width + 40) / (full.foreground.height + 40)
+    assert result.width / result.height == pytest.approx(expected_ratio, rel=0.02)
+    assert result.foreground is not None
+    assert result.foreground.left == pytest.approx(
+        20 * 256 / max(full.foreground.width + 40, full.foreground.height + 40), abs=2
+    )
+
+
+def test_foreground_box_is_reported_in_output_pixels(remover: Remover) -> None:
+    full = remover.remove(photo_jpeg("astronaut"), RemovalOptions())
+    small = remover.remove(photo_jpeg("astronaut"), RemovalOptions(size="preview"))
+    assert full.foreground is not None
+    assert small.foreground is not None
+    assert (small.width, small.height) == (256, 256)
+    assert small.foreground.width == pytest.approx(full.foreground.width / 2, abs=2)
+    alpha = alpha_of(full.data)
+    box = full.foreground
+    assert (alpha[: box.top] < 32).all()
+    assert (alpha[box.bottom :] < 32).all()
+
+
+def test_blur_on_a_real_photo_keeps_the_subject(remover: Remover) -> None:
+    source = np.asarray(photo("coffee"), dtype=np.int16)
+    cutout = remover.remove(photo_jpeg("coffee"), RemovalOptions())
+    blurred = remover.remove(photo_jpeg("coffee"), RemovalOptions(bg_blur=20, format="png"))
+    alpha = alpha_of(cutout.data)
+    with Image.open(io.BytesIO(blurred.data)) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    subject, background = alpha == 255, alpha == 0
+    assert np.abs(pixels[subject] - source[subject]).mean() < 4
+    assert (
+        np.abs(pixels[background] - source[background]).mean()
+        > 2 * np.abs(pixels[subject] - source[subject]).mean()
+    )
+
+
+def test_input_transparency_is_kept(remover: Remover) -> None:
+    image = photo("coffee").convert("RGBA")
+    image.paste((0, 0, 0, 0), (0, 0, 300, 400))  # left half transparent
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    alpha = alpha_of(remover.remove(buffer.getvalue(), RemovalOptions()).data)
+    assert (alpha[:, :300] == 0).all()
+    assert (alpha[:, 300:] == 255).any()
