@@ -9,8 +9,8 @@ from typing import Any
 
 import faust
 
-from processors import Remover
 from schemas.events import ImageCompleted
+from streams.imaging import build_remover
 from streams.objectstore import S3ObjectStore
 from streams.processor import Processor
 from streams.settings import Settings
@@ -86,9 +86,7 @@ def register_processor(app: faust.App, topics: Topics, processor: Processor) -> 
 def build_worker_app(settings: Settings) -> faust.App:
     """The complete processor app: S3 store, model runtime, agent."""
     app = create_app(settings)
-    remover = Remover(
-        settings.models.dir, settings.models.runtime(), default_model=settings.models.default
-    )
+    remover = build_remover(settings)
     # Load the default model now: a missing model fails the worker at start, loudly.
     remover.segmenter()
     processor = Processor(

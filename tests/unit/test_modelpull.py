@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.segmenters import get_spec
-from processors.segmenters.catalog import ModelSpec, WheelSource
+from processors.segmenters import KNOWN_MODELS, ModelSpec, WheelSource
 from streams.exceptions import ModelPullError
 from streams.modelpull import is_installed, pull_model
 
@@ -75,7 +74,7 @@ def index(tmp_path: Path) -> Iterator[Index]:
 
 def spec_for(payload: bytes) -> ModelSpec:
     return replace(
-        get_spec("u2netp"),
+        KNOWN_MODELS["u2netp"],
         sha256=hashlib.sha256(payload).hexdigest(),
         source=WheelSource("Fake_Models", "1.0", "fake_models/u2netp.onnx"),
     )
