@@ -102,8 +102,8 @@ def cut_and_scale(
     if box.as_tuple() != (0, 0, *rgb.size):
         rgb, alpha = rgb.crop(box.as_tuple()), alpha.crop(box.as_tuple())
     if rgb.size != size:
-        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        alpha = alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        alpha = alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     return rgb, alpha
 
 

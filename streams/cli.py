@@ -7,7 +7,7 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -27,11 +27,13 @@ from rich.table import Table
 
 from schemas.errors import CutstreamError
 from schemas.events import ImageCompleted
-from streams.client import Client, Outcome
 from streams.cliopts import pop_removal_options, removal_option_flags
 from streams.imaging import build_registry, build_remover
 from streams.settings import Settings
-from streams.stack import Endpoint
+
+if TYPE_CHECKING:
+    from streams.client import Outcome
+    from streams.stack import Endpoint
 
 console = Console(stderr=True)
 out = Console()
@@ -186,6 +188,7 @@ def submit(images: tuple[Path, ...], output_dir: Path, timeout: float, **flags: 
     Takes the same option flags as `cutstream remove`. Exits 1 if any image failed, 2 if
     results did not arrive in time.
     """
+    from streams.client import Client
     from streams.objectstore import S3ObjectStore
 
     options = pop_removal_options(flags)

@@ -156,6 +156,12 @@ class ModelSettings(_Group):
     inter_op_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime inter-op threads; 0 = its default."
     )
+    spin_wait: bool = Field(
+        default=False,
+        description="Let ONNX Runtime's threads spin while waiting for work. Off: on a "
+        "small CPU the spinning steals the cycles that decode/encode of other images "
+        "need (measured: 3.22 vs 2.99 images/s on 2 cores).",
+    )
     inference_slots: int = Field(
         default=1,
         ge=1,
@@ -179,6 +185,7 @@ class ModelSettings(_Group):
             providers=self.providers,
             intra_op_threads=self.intra_op_threads,
             inter_op_threads=self.inter_op_threads,
+            spin=self.spin_wait,
         )
 
 
