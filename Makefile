@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models run test lint format clean docs
+.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,5 +48,27 @@ format: $(SYNCED) ## Apply ruff's fixes and formatting
 clean: ## Remove the venv, tool cache and local state (not the model cache)
 	rm -rf $(VENV) $(TOOLS) .cutstream .pytest_cache .mypy_cache .ruff_cache
 
-docs: $(SYNCED) ## Regenerate docs/configuration.md from the settings model
+docs: $(SYNCED) ## Regenerate docs/configuration.md and docs/options.md from the models
 	$(BIN)/python -m streams.configdoc
+
+bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net, PNG and WebP
+	$(BIN)/cutstream models pull u2netp u2net
+	$(BIN)/python -m bench.throughput
+
+profile: models ## Time per pipeline stage (where the time goes), into docs/benchmarks.md
+	$(BIN)/python -m bench.profile
+
+quality: $(SYNCED) ## MAE / max F / IoU of each model on ../shared/eval/sod-dev
+	$(BIN)/cutstream models pull u2netp u2net
+	$(BIN)/python -m bench.quality
+
+REMBG_VENV := bench/out/rembg-venv
+$(REMBG_VENV)/bin/rembg: | $(UV)
+	$(UV) venv -q --python $(PYTHON) $(REMBG_VENV)
+	VIRTUAL_ENV=$(REMBG_VENV) $(UV) pip install -q "rembg[cpu,cli]==2.0.86"
+
+bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove, same images and weights
+	$(BIN)/python -m bench.rembg --rembg $(REMBG_VENV)/bin/rembg
+
+bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
+	$(BIN)/python -m bench.encoders
