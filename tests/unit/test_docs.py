@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.configdoc import render
+from schemas.options import RemovalOptions
+from streams.configdoc import render, render_options
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -11,6 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_configuration_reference_is_current() -> None:
     current = (ROOT / "docs" / "configuration.md").read_text()
     assert current == render(), "docs/configuration.md is stale: run `make docs`"
+
+
+def test_options_reference_is_current() -> None:
+    current = (ROOT / "docs" / "options.md").read_text()
+    assert current == render_options(), "docs/options.md is stale: run `make docs`"
+
+
+def test_every_option_is_described() -> None:
+    page = render_options()
+    for name, field in RemovalOptions.model_fields.items():
+        assert field.description, f"option {name} has no description"
+        assert f"`--{name.replace('_', '-')}`" in page
 
 
 def test_every_setting_is_described_and_documented() -> None:
