@@ -51,6 +51,10 @@ class ObjectStore(ABC):
     def list_buckets(self) -> list[str]:
         """Names of all buckets; also serves as a cheap liveness probe."""
 
+    @abstractmethod
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Keys under ``prefix`` (recursively), sorted."""
+
 
 class S3ObjectStore(ObjectStore):
     """Any S3-compatible store (MinIO, AWS S3, rclone serve s3) through the minio client."""
@@ -128,6 +132,20 @@ class S3ObjectStore(ObjectStore):
         with self._translated("list buckets"):
             return [bucket.name for bucket in self.client.list_buckets()]
 
+    def etag(self, bucket: str, key: str) -> str | None:
+        """The object's ETag (without quotes), or ``None`` if it does not exist."""
+        try:
+            with self._translated(f"s3://{bucket}/{key}"):
+                stat = self.client.stat_object(bucket, key)
+        except ObjectNotFoundError:
+            return None
+        return (stat.etag or "").strip('"')
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with self._translated(f"s3://{bucket}/{prefix}*"):
+            objects = self.client.list_objects(bucket, prefix=prefix, recursive=True)
+            return sorted(obj.object_name for obj in objects if obj.object_name)
+
     def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
         """A URL anyone holding it can GET the object with until ``expires`` passes."""
         return self.client.presigned_get_object(bucket, key, expires=expires)
@@ -168,3 +186,7 @@ class MemoryObjectStore(ObjectStore):
     def list_buckets(self) -> list[str]:
         with self._lock:
             return sorted(self._buckets)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with self._lock:
+            return sorted(key for key in self._bucket(bucket) if key.startswith(prefix))

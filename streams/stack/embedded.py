@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from streams.exceptions import StackError
 from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.settings import LOOPBACK, Settings
 from streams.stack.process import ManagedProcess
-from streams.stack.provision import ensure_buckets, kafka_probe, provision, s3_probe, wait_until
-from streams.stack.servers import kafka_broker, s3_server
+from streams.stack.provision import (
+    ensure_buckets,
+    kafka_probe,
+    provision,
+    s3_probe,
+    tcp_probe,
+    wait_until,
+)
+from streams.stack.servers import free_port, kafka_broker, s3_gate, s3_server
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,7 @@ class EmbeddedStack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.processes: list[ManagedProcess] = []
+        self.gate_url: str | None = None
 
     async def start(self) -> None:
         """Start what is embedded, wait for both parts, provision. Stops what it started
@@ -50,7 +60,6 @@ class EmbeddedStack:
 
     async def _start(self) -> None:
         settings = self.settings
-        timeout = settings.stack.startup_timeout_s
         durable_broker = settings.kafka_embedded and settings.stack.kafka_storage == "s3"
         if durable_broker and not settings.s3_embedded:
             raise StackError(
@@ -59,18 +68,50 @@ class EmbeddedStack:
             )
         store = S3ObjectStore(settings, retries=0)
         if settings.s3_embedded:
-            s3 = self._launch(s3_server(settings, dict(os.environ)))
-            await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
+            await self._start_server("s3")
         if settings.kafka_embedded:
             if durable_broker:
                 # Through the S3 API, not mkdir: rclone caches directory listings, so a
                 # folder made behind its back stays invisible to the broker's writes.
                 await ensure_buckets(store, [settings.stack.kafka_bucket])
-            broker = self._launch(kafka_broker(settings, dict(os.environ)))
+                await self._start_gate()
+            await self._start_server("kafka")
+        await provision(settings)
+
+    async def _start_gate(self) -> None:
+        """rclone ignores conditional writes, which the broker's log depends on."""
+        port = free_port()
+        gate = self._launch(s3_gate(self.settings, dict(os.environ), port))
+        self.gate_url = f"http://{LOOPBACK}:{port}"
+        await wait_until(
+            tcp_probe(LOOPBACK, port),
+            what="the S3 conditional-write gate",
+            timeout=self.settings.stack.startup_timeout_s,
+            process=gate,
+        )
+
+    async def _start_server(self, name: Literal["s3", "kafka"]) -> None:
+        settings = self.settings
+        timeout = settings.stack.startup_timeout_s
+        if name == "s3":
+            s3 = self._launch(s3_server(settings, dict(os.environ)))
+            store = S3ObjectStore(settings, retries=0)
+            await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
+        else:
+            broker = self._launch(kafka_broker(settings, dict(os.environ), self.gate_url))
             await wait_until(
                 kafka_probe(settings), what="the Kafka broker", timeout=timeout, process=broker
             )
-        await provision(settings)
+
+    async def restart(self, name: Literal["s3", "kafka"], downtime_s: float = 0.0) -> None:
+        """Stop the managed server ``name`` ("s3" or "kafka"), stay down ``downtime_s``,
+        start it again on the same port and data, and wait until it answers. For
+        failure drills and tests; clients are expected to reconnect on their own."""
+        (process,) = [p for p in self.processes if p.name == name]
+        self.processes.remove(process)
+        process.stop(self.settings.stack.stop_timeout_s)
+        await asyncio.sleep(downtime_s)
+        await self._start_server(name)
 
     def _launch(self, process: ManagedProcess) -> ManagedProcess:
         process.start()

@@ -55,19 +55,31 @@ def s3_probe(store: ObjectStore) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
-def kafka_probe(settings: Settings) -> Callable[[], Awaitable[bool]]:
-    """A probe that is true once the broker answers a metadata request."""
-
-    host, _, port = settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+def tcp_probe(host: str, port: int) -> Callable[[], Awaitable[bool]]:
+    """A probe that is true once something accepts connections at ``host:port``."""
 
     async def probe() -> bool:
-        # A bare TCP connect first: aiokafka logs an ERROR for every refused bootstrap.
         try:
-            _, writer = await asyncio.open_connection(host, int(port))
+            _, writer = await asyncio.open_connection(host, port)
         except OSError:
             return False
         writer.close()
         await writer.wait_closed()
+        return True
+
+    return probe
+
+
+def kafka_probe(settings: Settings) -> Callable[[], Awaitable[bool]]:
+    """A probe that is true once the broker answers a metadata request."""
+
+    host, _, port = settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+    accepting = tcp_probe(host, int(port))
+
+    async def probe() -> bool:
+        # A bare TCP connect first: aiokafka logs an ERROR for every refused bootstrap.
+        if not await accepting():
+            return False
         admin = AIOKafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000
         )
@@ -129,5 +141,5 @@ async def provision(settings: Settings) -> None:
     await wait_until(
         kafka_probe(settings), what=f"Kafka at {settings.kafka_bootstrap}", timeout=timeout
     )
-    await ensure_buckets(store, (settings.s3.input_bucket, settings.s3.output_bucket))
-    await ensure_topics(settings, settings.topics.all())
+    await ensure_buckets(store, settings.s3.buckets())
+    await ensure_topics(settings, settings.all_topics)

