@@ -1,28 +1,43 @@
-"""Pydantic models for events, options and error codes: cutstream's public contract."""
+"""Pydantic models for events, options, job records and error codes: the public contract."""
 
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
     SCHEMA_VERSION,
+    DeadLetter,
+    Envelope,
     ErrorInfo,
-    Event,
     ImageCompleted,
+    ImageError,
     ImageFailed,
+    ImageRequest,
     ImageRequested,
+    ImageResult,
+    OutputInfo,
     ResultEvent,
     S3Object,
+    UrlInput,
 )
+from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
 
 __all__ = [
     "SCHEMA_VERSION",
     "CutstreamError",
+    "DeadLetter",
+    "Envelope",
     "ErrorCode",
     "ErrorInfo",
-    "Event",
     "ImageCompleted",
+    "ImageError",
     "ImageFailed",
+    "ImageRequest",
     "ImageRequested",
+    "ImageResult",
+    "JobRecord",
+    "JobStatus",
+    "OutputInfo",
     "RemovalOptions",
     "ResultEvent",
     "S3Object",
+    "UrlInput",
 ]

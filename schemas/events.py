@@ -1,30 +1,52 @@
-"""Kafka event payloads: what producers send and what the processor publishes.
+"""Kafka event envelopes: what producers send and what the processor publishes.
 
-Every event carries ``schema_version`` and ``request_id`` (the idempotency key).
-Unknown fields are ignored so that producers may run a newer schema than the workers.
+Every event is an envelope — ``schema_version``, ``type``, ``event_id``, ``request_id``
+(the idempotency key, unique per account), ``account``, ``created_at``, ``trace_id`` —
+around a ``payload``. Unknown fields are ignored at every level so producers may run a
+newer schema than the workers; ``schema_version`` only changes for incompatible changes.
+JSON Schema files for producers in other languages are in ``schemas/json/``.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    UrlConstraints,
+)
 
 from schemas.errors import ErrorCode
 from schemas.options import RemovalOptions
 
 SCHEMA_VERSION = 1
 
+_KEY_SAFE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
 RequestId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+    StringConstraints(pattern=_KEY_SAFE),
     Field(
-        description="Caller-chosen id, unique per request; also the idempotency key and "
-        "part of the output object key. 1-128 characters of [A-Za-z0-9._-].",
+        description="Caller-chosen id, unique per request within an account: the "
+        "idempotency key and part of the output's object key. 1-128 characters of "
+        "[A-Za-z0-9._-], starting alphanumeric.",
         examples=["req_01HZX5T2K9"],
     ),
 ]
+AccountId = Annotated[
+    str,
+    StringConstraints(pattern=_KEY_SAFE),
+    Field(description="Tenant the request belongs to (same character rules as request_id)."),
+]
+WebUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["http", "https"], max_length=2048)]
 
 
 def utc_now() -> datetime:
@@ -32,65 +54,154 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class S3Object(BaseModel):
-    """An object in the S3-compatible store."""
-
+class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class S3Object(_Model):
+    """An object in the S3-compatible store."""
 
     kind: Literal["s3"] = "s3"
     bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)]
     key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class Event(BaseModel):
-    """Fields shared by every event."""
+class UrlInput(_Model):
+    """An image to fetch over HTTPS (public hosts only; see the URL guard)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    kind: Literal["url"] = "url"
+    url: WebUrl
 
-    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, description="Event schema version.")
-    request_id: RequestId
-    account: str = Field(default="default", description="Tenant the request belongs to.")
-    trace_id: str | None = Field(
-        default=None, description="Correlation id propagated from the caller, if any."
+
+def _input_kind(value: Any) -> str:
+    """``kind`` when given, else inferred: an object with ``url`` is a URL input."""
+    if isinstance(value, dict):
+        return str(value.get("kind") or ("url" if "url" in value else "s3"))
+    return str(getattr(value, "kind", "s3"))
+
+
+InputRef = Annotated[
+    Annotated[S3Object, Tag("s3")] | Annotated[UrlInput, Tag("url")],
+    Discriminator(_input_kind),
+]
+
+
+class ImageRequest(_Model):
+    """Payload of ``image.requested``."""
+
+    input: InputRef = Field(description="Where the image is: an S3 object or a URL.")
+    options: RemovalOptions = Field(default_factory=RemovalOptions)
+    webhook_url: WebUrl | None = Field(
+        default=None, description="Where to POST the signed result notification, if anywhere."
     )
 
 
-class ImageRequested(Event):
-    """A request to remove the background of one image."""
+class ForegroundBox(_Model):
+    """The subject's bounds in output pixels (remove.bg's X-Foreground-* headers)."""
 
-    type: Literal["image.requested"] = "image.requested"
-    input: S3Object = Field(description="Where the input image is stored.")
-    options: RemovalOptions = Field(default_factory=RemovalOptions)
-    created_at: datetime = Field(default_factory=utc_now)
+    left: int
+    top: int
+    width: int
+    height: int
 
 
-class ImageCompleted(Event):
-    """The cutout was written to the object store."""
+class OutputInfo(S3Object):
+    """The stored result."""
 
-    type: Literal["image.completed"] = "image.completed"
-    output: S3Object
     content_type: str = Field(examples=["image/png"])
+    size_bytes: int = Field(ge=0)
     width: int = Field(ge=1)
     height: int = Field(ge=1)
-    processing_ms: float = Field(ge=0, description="Wall time spent by the processor.")
-    completed_at: datetime = Field(default_factory=utc_now)
+    foreground: ForegroundBox | None = None
 
 
-class ErrorInfo(BaseModel):
+class ImageResult(_Model):
+    """Payload of ``image.completed``."""
+
+    output: OutputInfo
+    processing_ms: float = Field(ge=0, description="Wall time of the successful attempt.")
+    attempts: int = Field(ge=1, description="Processing attempts it took.")
+    worker: str = Field(default="", description="Which worker produced it (host:pid).")
+
+
+class ErrorInfo(_Model):
     """Why a request failed."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     code: ErrorCode
     message: str
+    retryable: bool = Field(
+        default=False, description="Whether the same request may succeed later unchanged."
+    )
 
 
-class ImageFailed(Event):
-    """The request cannot be completed; ``error.code`` says why."""
+class ImageError(_Model):
+    """Payload of ``image.failed``."""
+
+    error: ErrorInfo
+    attempts: int = Field(ge=0, description="Processing attempts made (0: refused unread).")
+
+
+class Envelope(_Model):
+    """Fields shared by every event."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, description="Event schema version.")
+    event_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        description="Unique per event; a republished result keeps its original event_id.",
+    )
+    request_id: RequestId
+    account: AccountId = "default"
+    created_at: datetime = Field(default_factory=utc_now)
+    trace_id: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Correlation id chosen by the caller, copied onto every resulting event.",
+    )
+
+
+class ImageRequested(Envelope):
+    """A request to remove the background of one image (topic ``topics.requests``)."""
+
+    type: Literal["image.requested"] = "image.requested"
+    payload: ImageRequest
+
+
+class ImageCompleted(Envelope):
+    """The result is stored (topic ``topics.completed``)."""
+
+    type: Literal["image.completed"] = "image.completed"
+    payload: ImageResult
+
+
+class ImageFailed(Envelope):
+    """The request cannot be completed; ``payload.error.code`` says why
+    (topic ``topics.failed``)."""
 
     type: Literal["image.failed"] = "image.failed"
-    error: ErrorInfo
-    failed_at: datetime = Field(default_factory=utc_now)
+    payload: ImageError
 
 
 ResultEvent = Annotated[ImageCompleted | ImageFailed, Field(discriminator="type")]
+
+
+def result_event_id(account: str, request_id: str, kind: str) -> str:
+    """Deterministic id of a request's result event: republishing yields the same id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"cutstream:{account}/{request_id}#{kind}").hex
+
+
+class DeadLetter(_Model):
+    """A message the processor could not handle (topic ``topics.dead_letter``)."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["dead_letter"] = "dead_letter"
+    reason: Literal["unparseable", "invalid_request", "retries_exhausted"]
+    error: ErrorInfo
+    request_id: str | None = Field(default=None, description="If the message had a usable one.")
+    account: str | None = None
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    attempts: int = 0
+    original: str = Field(description="The original message value (see original_encoding).")
+    original_encoding: Literal["utf-8", "base64"]
+    created_at: datetime = Field(default_factory=utc_now)

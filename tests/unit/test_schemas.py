@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -11,37 +11,52 @@ from schemas import (
     ErrorCode,
     ErrorInfo,
     ImageCompleted,
+    ImageError,
     ImageFailed,
     ImageRequested,
+    ImageResult,
+    OutputInfo,
     ResultEvent,
     S3Object,
+    UrlInput,
 )
+from schemas.events import result_event_id
 
 
-def request(**overrides: object) -> ImageRequested:
-    fields: dict[str, object] = {
+def request(**overrides: Any) -> ImageRequested:
+    fields: dict[str, Any] = {
         "request_id": "req-1",
-        "input": {"bucket": "inputs", "key": "a/b.jpg"},
+        "payload": {"input": {"kind": "s3", "bucket": "inputs", "key": "a/b.jpg"}},
     }
     fields.update(overrides)
     return ImageRequested.model_validate(fields)
 
 
 def test_request_round_trips_through_json() -> None:
-    original = request(options={"model": "u2net"}, account="acme", trace_id="t-1")
+    original = request(
+        account="acme",
+        trace_id="t-1",
+        payload={
+            "input": {"kind": "url", "url": "https://images.example/shoe.jpg"},
+            "options": {"model": "u2net", "format": "webp"},
+            "webhook_url": "https://hooks.example/cutstream",
+        },
+    )
     again = ImageRequested.model_validate_json(original.model_dump_json())
     assert again == original
     assert again.schema_version == SCHEMA_VERSION
-    assert again.options.model == "u2net"
+    assert isinstance(again.payload.input, UrlInput)
+    assert again.payload.options.model == "u2net"
     assert again.created_at.tzinfo is not None
+    assert len(again.event_id) == 32
 
 
-def test_unknown_fields_from_newer_producers_are_ignored() -> None:
+def test_unknown_fields_from_newer_producers_are_ignored_at_every_level() -> None:
     payload = json.loads(request().model_dump_json())
     payload["future_field"] = {"anything": 1}
-    payload["input"]["future_input_field"] = True
-    parsed = ImageRequested.model_validate(payload)
-    assert parsed.request_id == "req-1"
+    payload["payload"]["future_payload_field"] = True
+    payload["payload"]["input"]["future_input_field"] = "x"
+    assert ImageRequested.model_validate(payload).request_id == "req-1"
 
 
 @pytest.mark.parametrize(
@@ -52,32 +67,61 @@ def test_request_id_must_be_key_safe(bad_id: str) -> None:
         request(request_id=bad_id)
 
 
+def test_account_must_be_key_safe() -> None:
+    with pytest.raises(ValidationError, match="account"):
+        request(account="../other-tenant")
+
+
+@pytest.mark.parametrize(
+    "bad_input",
+    [
+        {"kind": "s3", "bucket": "inputs"},
+        {"kind": "ftp", "url": "ftp://x/y.jpg"},
+        {"kind": "url", "url": "file:///etc/passwd"},
+        {"kind": "url", "url": "not a url"},
+    ],
+)
+def test_bad_inputs_are_rejected(bad_input: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="input"):
+        request(payload={"input": bad_input})
+
+
 def test_unknown_option_is_rejected_with_its_name() -> None:
     with pytest.raises(ValidationError, match="colour"):
-        request(options={"colour": "red"})
-
-
-def test_input_is_required() -> None:
-    with pytest.raises(ValidationError, match="input"):
-        ImageRequested.model_validate({"request_id": "req-1"})
+        request(payload={"input": {"bucket": "inputs", "key": "k"}, "options": {"colour": "red"}})
 
 
 def test_result_events_are_told_apart_by_type() -> None:
     adapter: TypeAdapter[ImageCompleted | ImageFailed] = TypeAdapter(ResultEvent)
+    output = OutputInfo(
+        bucket="out", key="acme/r.png", content_type="image/png", size_bytes=10, width=3, height=2
+    )
     completed = ImageCompleted(
-        request_id="r",
-        output=S3Object(bucket="out", key="r.png"),
-        content_type="image/png",
-        width=3,
-        height=2,
-        processing_ms=1.5,
+        request_id="r", payload=ImageResult(output=output, processing_ms=1.5, attempts=1)
     )
     failed = ImageFailed(
-        request_id="r", error=ErrorInfo(code=ErrorCode.INVALID_IMAGE_FORMAT, message="bad")
+        request_id="r",
+        payload=ImageError(
+            error=ErrorInfo(code=ErrorCode.INVALID_IMAGE_FORMAT, message="bad"), attempts=1
+        ),
     )
-    assert isinstance(adapter.validate_json(completed.model_dump_json()), ImageCompleted)
+    parsed_completed = adapter.validate_json(completed.model_dump_json())
+    assert isinstance(parsed_completed, ImageCompleted)
+    assert parsed_completed.payload.output.width == 3
     parsed = adapter.validate_json(failed.model_dump_json())
     assert isinstance(parsed, ImageFailed)
-    assert parsed.error.code is ErrorCode.INVALID_IMAGE_FORMAT
-    assert json.loads(failed.model_dump_json())["error"]["code"] == "invalid_image_format"
-    assert isinstance(parsed.failed_at, datetime)
+    assert parsed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
+    assert (
+        json.loads(failed.model_dump_json())["payload"]["error"]["code"] == "invalid_image_format"
+    )
+
+
+def test_result_event_ids_are_deterministic_per_account_and_request() -> None:
+    first = result_event_id("acme", "r-1", "completed")
+    assert first == result_event_id("acme", "r-1", "completed")
+    assert first != result_event_id("other", "r-1", "completed")
+    assert first != result_event_id("acme", "r-1", "failed")
+
+
+def test_s3_object_defaults() -> None:
+    assert S3Object(bucket="abc", key="k").kind == "s3"

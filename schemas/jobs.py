@@ -1,0 +1,71 @@
+"""The job record: one JSON document per request in the object store.
+
+It is a projection of the request's events — accepted → processing → succeeded / failed —
+written idempotently: a finished record never goes back, and a redelivered request whose
+record is finished is answered from the record instead of being processed again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import (
+    SCHEMA_VERSION,
+    AccountId,
+    ErrorInfo,
+    ImageRequest,
+    OutputInfo,
+    RequestId,
+    utc_now,
+)
+
+
+class JobStatus(StrEnum):
+    ACCEPTED = "accepted"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class Transition(BaseModel):
+    """One step of the record's history."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    status: JobStatus
+    at: datetime
+    attempt: int = 0
+    note: str | None = None
+
+
+class JobRecord(BaseModel):
+    """Everything known about one request."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: int = SCHEMA_VERSION
+    request_id: RequestId
+    account: AccountId
+    status: JobStatus
+    request: ImageRequest
+    trace_id: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = Field(
+        default=None, description="From the first attempt's start to the outcome."
+    )
+    attempts: int = Field(default=0, description="Processing attempts started.")
+    output: OutputInfo | None = None
+    error: ErrorInfo | None = Field(default=None, description="Final error, or the last one.")
+    worker: str | None = None
+    result_event_id: str | None = None
+    history: list[Transition] = Field(default_factory=list)
