@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from schemas.errors import CutstreamError
-from schemas.events import ImageCompleted
+from schemas.events import ImageFailed
 from streams.cliopts import pop_removal_options, removal_option_flags
 from streams.imaging import build_registry, build_remover
 from streams.settings import Settings
@@ -152,14 +152,19 @@ def worker() -> None:
         raise _fail(exc) from exc
 
 
-def _report(outcome: Outcome) -> None:
-    event = outcome.event
-    source = escape(str(outcome.source))
-    if isinstance(event, ImageCompleted):
-        out.print(f"[green]done[/]   {source} → {escape(str(outcome.saved_to))}")
-    else:
-        detail = escape(f"[{event.error.code}] {event.error.message}")
-        out.print(f"[red]failed[/] {source}: {detail}", soft_wrap=True)
+def _progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _failure_line(source: Path, code: str, message: str) -> str:
+    return f"[red]failed[/] {escape(str(source))}: {escape(f'[{code}] {message}')}"
 
 
 @cli.command()
@@ -172,7 +177,7 @@ def _report(outcome: Outcome) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="Where the cutouts are written.",
+    help="Where the results are written.",
 )
 @click.option(
     "--timeout",
@@ -181,12 +186,15 @@ def _report(outcome: Outcome) -> None:
     show_default=True,
     help="Seconds to wait for all results.",
 )
+@click.option("--account", default="default", show_default=True, help="Account to submit as.")
 @removal_option_flags
-def submit(images: tuple[Path, ...], output_dir: Path, timeout: float, **flags: Any) -> None:
-    """Upload IMAGES, publish a request for each, wait and download the results.
+def submit(
+    images: tuple[Path, ...], output_dir: Path, timeout: float, account: str, **flags: Any
+) -> None:
+    """Upload IMAGES, publish a request for each, download the results as they complete.
 
-    Takes the same option flags as `cutstream remove`. Exits 1 if any image failed, 2 if
-    results did not arrive in time.
+    Takes the same option flags as `cutstream remove`. Exits 1 naming the images that
+    failed, 2 if results did not arrive in time.
     """
     from streams.client import Client
     from streams.objectstore import S3ObjectStore
@@ -194,18 +202,39 @@ def submit(images: tuple[Path, ...], output_dir: Path, timeout: float, **flags: 
     options = pop_removal_options(flags)
     settings = _settings()
     client = Client(settings, S3ObjectStore(settings))
-    try:
-        outcomes = asyncio.run(
-            client.submit_files(
-                list(images), output_dir, options, timeout=timeout, on_outcome=_report
+    failures: list[Outcome] = []
+    with _progress() as progress:
+        bar = progress.add_task("waiting for results", total=len(images))
+
+        def on_outcome(outcome: Outcome) -> None:
+            if isinstance(outcome.event, ImageFailed):
+                failures.append(outcome)
+                error = outcome.event.payload.error
+                progress.console.print(
+                    _failure_line(outcome.source, error.code, error.message), soft_wrap=True
+                )
+            progress.advance(bar)
+
+        try:
+            asyncio.run(
+                client.submit_files(
+                    list(images),
+                    output_dir,
+                    options,
+                    timeout=timeout,
+                    account=account,
+                    on_outcome=on_outcome,
+                )
             )
-        )
-    except CutstreamError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(2)
-    failed = [o for o in outcomes if not isinstance(o.event, ImageCompleted)]
-    if failed:
-        console.print(f"{len(failed)} of {len(outcomes)} image(s) failed")
+        except CutstreamError as exc:
+            progress.stop()
+            console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            sys.exit(2)
+    done = len(images) - len(failures)
+    console.print(f"{done} done, {len(failures)} failed → {escape(str(output_dir))}")
+    if failures:
+        names = ", ".join(str(outcome.source) for outcome in failures)
+        console.print(f"failed: {escape(names)}", soft_wrap=True)
         sys.exit(1)
 
 
@@ -247,21 +276,14 @@ def remove(
     except CutstreamError as exc:
         raise _fail(exc) from exc
     failures = []
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with _progress() as progress:
         bar = progress.add_task("removing backgrounds", total=len(todo))
         for outcome in run(remover, todo, options, threads=threads):
             if outcome.error is not None:
                 failures.append(outcome)
-                detail = escape(f"[{outcome.error.code}] {outcome.error.message}")
+                error = outcome.error
                 progress.console.print(
-                    f"[red]failed[/] {escape(str(outcome.task.source))}: {detail}"
+                    _failure_line(outcome.task.source, error.code, error.message)
                 )
             progress.advance(bar)
     done = len(todo) - len(failures)

@@ -9,20 +9,33 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from schemas.events import ImageCompleted, ImageFailed, ImageRequested, ResultEvent, S3Object
+from processors.encode import MEDIA
+from schemas.events import (
+    ImageCompleted,
+    ImageFailed,
+    ImageRequest,
+    ImageRequested,
+    ResultEvent,
+    S3Object,
+)
 from schemas.options import RemovalOptions
-from streams.exceptions import SubmitTimeoutError
+from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
+from streams.jobs import JobStore, accepted
 from streams.objectstore import ObjectStore
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _RESULT = TypeAdapter[ImageCompleted | ImageFailed](ResultEvent)
 
@@ -114,12 +127,35 @@ def _output_paths(sources: Sequence[Path], out_dir: Path, suffix: str) -> list[P
     return paths
 
 
-class Client:
-    """Submits local files through Kafka and S3 and downloads the results."""
+def _store_retries(patience_s: float) -> AsyncRetrying:
+    """Retry transient object-store errors with exponential backoff for ``patience_s``."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type(StorageUnavailableError),
+        wait=wait_exponential(multiplier=0.25, max=5),
+        stop=stop_after_delay(patience_s),
+        reraise=True,
+    )
 
-    def __init__(self, settings: Settings, store: ObjectStore) -> None:
+
+class Client:
+    """Submits local files through Kafka and S3 and downloads the results.
+
+    Object-store calls are retried while the store is briefly unavailable (up to
+    ``store_patience_s``), as the workers do with their retry topics.
+    """
+
+    def __init__(
+        self, settings: Settings, store: ObjectStore, store_patience_s: float = 60
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.store_patience_s = store_patience_s
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        async for attempt in _store_retries(self.store_patience_s):
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity reraises")
 
     async def submit_files(
         self,
@@ -128,6 +164,7 @@ class Client:
         options: RemovalOptions,
         *,
         timeout: float,
+        account: str = "default",
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
         """Upload and publish every file at once; download each result as it completes.
@@ -136,13 +173,18 @@ class Client:
         results do not arrive within ``timeout`` seconds.
         """
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        targets = _output_paths(sources, out_dir, f".{options.format}")
+        targets = _output_paths(sources, out_dir, "." + MEDIA[options.format.resolved()][1])
         bucket = self.settings.s3.input_bucket
         requests = [
             ImageRequested(
                 request_id=(request_id := new_request_id()),
-                input=S3Object(bucket=bucket, key=f"uploads/{request_id}/{source.name}"),
-                options=options,
+                account=account,
+                payload=ImageRequest(
+                    input=S3Object(
+                        bucket=bucket, key=f"uploads/{account}/{request_id}/{source.name}"
+                    ),
+                    options=options,
+                ),
             )
             for source in sources
         ]
@@ -168,15 +210,19 @@ class Client:
             await watcher.stop()
 
     async def _upload(self, requests: Sequence[ImageRequested], sources: Sequence[Path]) -> None:
+        """Store each input and its "accepted" job record, before anything is published."""
+        jobs_store = JobStore(self.store, self.settings.s3.jobs_bucket)
+
         async def upload(request: ImageRequested, source: Path) -> None:
             data = await asyncio.to_thread(source.read_bytes)
-            await asyncio.to_thread(
-                self.store.put,
-                request.input.bucket,
-                request.input.key,
-                data,
-                "application/octet-stream",
+            target = request.payload.input
+            assert isinstance(target, S3Object)
+            await self._retrying(
+                lambda: asyncio.to_thread(
+                    self.store.put, target.bucket, target.key, data, "application/octet-stream"
+                )
             )
+            await self._retrying(lambda: jobs_store.put(accepted(request)))
 
         await asyncio.gather(*(upload(r, s) for r, s in zip(requests, sources, strict=True)))
 
@@ -204,6 +250,9 @@ class Client:
     async def _download(self, event: ResultEvent, target: Path) -> Path | None:
         if not isinstance(event, ImageCompleted):
             return None
-        data = await asyncio.to_thread(self.store.get, event.output.bucket, event.output.key)
+        output = event.payload.output
+        data = await self._retrying(
+            lambda: asyncio.to_thread(self.store.get, output.bucket, output.key)
+        )
         await asyncio.to_thread(target.write_bytes, data)
         return target

@@ -25,8 +25,11 @@ _POLL_S = 0.5
 
 
 def worker_process(settings: Settings, index: int) -> ManagedProcess:
-    """A processor worker child with ``settings`` passed down through the environment."""
+    """A processor worker child with ``settings`` passed down through the environment;
+    worker N serves /healthz and /metrics on ``worker.web_port`` + N."""
     env = {**os.environ, **settings.to_env()}
+    if settings.worker.web_port:
+        env["CUTSTREAM_WORKER__WEB_PORT"] = str(settings.worker.web_port + index)
     return ManagedProcess(f"worker-{index}", [sys.executable, "-m", "streams", "worker"], env=env)
 
 

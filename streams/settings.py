@@ -82,6 +82,12 @@ class S3Settings(_Group):
         default="cutstream-inputs", description="Bucket for uploaded input images."
     )
     output_bucket: str = Field(default="cutstream-outputs", description="Bucket for cutouts.")
+    jobs_bucket: str = Field(
+        default="cutstream-jobs", description="Bucket for job records (one JSON per request)."
+    )
+
+    def buckets(self) -> tuple[str, ...]:
+        return (self.input_bucket, self.output_bucket, self.jobs_bucket)
 
 
 class TopicSettings(_Group):
@@ -90,6 +96,15 @@ class TopicSettings(_Group):
     requests: str = Field(default="cutstream.image.requests", description="Request events.")
     completed: str = Field(default="cutstream.image.completed", description="Completed events.")
     failed: str = Field(default="cutstream.image.failed", description="Failed events.")
+    dead_letter: str = Field(
+        default="cutstream.image.dead-letter",
+        description="Messages that could not be processed, with the reason.",
+    )
+    retry_prefix: str = Field(
+        default="cutstream.image.requests.retry",
+        description="Retry topics are `<prefix>.1`, `<prefix>.2`… one per entry of "
+        "`worker.retry_delays_s`.",
+    )
     partitions: int = Field(
         default=12,
         ge=1,
@@ -99,10 +114,6 @@ class TopicSettings(_Group):
     replication_factor: int = Field(
         default=1, ge=1, description="Replication factor for topics cutstream creates."
     )
-
-    def all(self) -> tuple[str, ...]:
-        """Every topic cutstream produces to or consumes from."""
-        return (self.requests, self.completed, self.failed)
 
 
 class CustomModel(_Group):
@@ -189,6 +200,25 @@ class ModelSettings(_Group):
         )
 
 
+class UrlSettings(_Group):
+    """Outbound HTTP (URL inputs now, webhooks later) and the guard in front of it."""
+
+    allow_http: bool = Field(
+        default=False, description="Allow plain http:// URLs. For local development only."
+    )
+    allow_loopback: bool = Field(
+        default=False,
+        description="Allow URLs on loopback addresses (127.0.0.0/8, ::1). For tests and "
+        "local development only; private, link-local and metadata addresses stay refused.",
+    )
+    fetch_timeout_s: float = Field(
+        default=15.0, gt=0, description="Timeout of each step of fetching an input URL."
+    )
+    max_redirects: int = Field(
+        default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
+    )
+
+
 class LimitSettings(_Group):
     """What an input image may be; larger or stranger inputs fail with a typed error."""
 
@@ -220,6 +250,49 @@ class WorkerSettings(_Group):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of worker processes."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line, with request_id, account and attempt "
+        "fields where they apply.",
+    )
+    max_batch: int = Field(
+        default=16, ge=1, description="Most requests taken from Kafka at once (Faust take)."
+    )
+    batch_window_s: float = Field(
+        default=0.05, gt=0, description="How long a batch waits to fill before it is processed."
+    )
+    concurrency: int = Field(
+        default=3,
+        ge=1,
+        description="Requests in flight per worker: one in the model, the others fetching, "
+        "decoding, encoding and storing.",
+    )
+    max_in_flight_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Most input bytes held by requests in flight (a larger single input "
+        "still runs, alone).",
+    )
+    retry_delays_s: list[float] = Field(
+        default=[2.0, 10.0, 30.0],
+        min_length=0,
+        description="Delay before each retry of a transient failure (JSON list); attempts "
+        "= entries + 1, then the request fails and is dead-lettered.",
+    )
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM or rebalance, how long requests in flight may finish; what "
+        "is still running then is handed back to the group unacknowledged.",
+    )
+    web_port: int = Field(
+        default=6066,
+        ge=0,
+        le=65535,
+        description="Port of the worker's /healthz and /metrics; 0 disables. `cutstream up` "
+        "gives worker N the port + N.",
+    )
+    web_bind: str = Field(default="127.0.0.1", description="Address /healthz and /metrics bind to.")
 
 
 class StackSettings(_Group):
@@ -270,6 +343,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    urls: UrlSettings = Field(default_factory=UrlSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
@@ -292,6 +366,24 @@ class Settings(BaseSettings):
     def s3_endpoint(self) -> str:
         """The S3 endpoint URL clients use, external or embedded."""
         return self.s3.endpoint or f"http://{LOOPBACK}:{self.stack.s3_port}"
+
+    @property
+    def retry_topics(self) -> tuple[str, ...]:
+        """One retry topic per configured delay."""
+        prefix = self.topics.retry_prefix
+        return tuple(f"{prefix}.{tier}" for tier in range(1, len(self.worker.retry_delays_s) + 1))
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        """Every topic cutstream produces to or consumes from."""
+        topics = self.topics
+        return (
+            topics.requests,
+            topics.completed,
+            topics.failed,
+            topics.dead_letter,
+            *self.retry_topics,
+        )
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``CUTSTREAM_*`` variables, to hand to a child process."""

@@ -82,18 +82,34 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 @pytest.fixture
 def settings(stack_settings: Settings) -> Settings:
     """The session stack with topics and a consumer group private to this test."""
+    settings = private_topics(stack_settings)
+    asyncio.run(ensure_topics(settings, settings.all_topics))
+    return settings
+
+
+def private_topics(base: Settings, **worker: Any) -> Settings:
+    """``base`` with fresh topic names and consumer group (create them with
+    ``ensure_topics``); retries fast, no web port unless asked for (several workers run
+    side by side)."""
     suffix = uuid.uuid4().hex[:10]
-    topics = stack_settings.topics.model_copy(
+    topics = base.topics.model_copy(
         update={
             "requests": f"test.{suffix}.requests",
             "completed": f"test.{suffix}.completed",
             "failed": f"test.{suffix}.failed",
+            "dead_letter": f"test.{suffix}.dead-letter",
+            "retry_prefix": f"test.{suffix}.retry",
         }
     )
-    worker = stack_settings.worker.model_copy(update={"group_id": f"test-{suffix}"})
-    settings = stack_settings.model_copy(update={"topics": topics, "worker": worker})
-    asyncio.run(ensure_topics(settings, topics.all()))
-    return settings
+    worker_settings = base.worker.model_copy(
+        update={
+            "group_id": f"test-{suffix}",
+            "retry_delays_s": [0.5, 1.0, 2.0],
+            "web_port": 0,
+            **worker,
+        }
+    )
+    return base.model_copy(update={"topics": topics, "worker": worker_settings})
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ def test_submit_writes_cutouts_and_reports_failures(
     assert (out_dir / "cup.png").read_bytes().startswith(b"\x89PNG")
     assert not (out_dir / "notes.png").exists()
     assert "[invalid_image_format]" in output
-    assert "1 of 2 image(s) failed" in output
+    assert "1 done, 1 failed" in output
+    assert f"failed: {bad}" in output
 
 
 def test_submit_times_out_clearly_without_workers(settings: Settings, tmp_path: Path) -> None:

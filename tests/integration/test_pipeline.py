@@ -43,8 +43,9 @@ async def test_three_photographs_become_three_cutouts(
         assert isinstance(event, ImageCompleted), event
         name = outcome.source.stem
         expected_size = photo(name).size
-        assert (event.width, event.height) == expected_size
-        stored = store.get(event.output.bucket, event.output.key)
+        output = event.payload.output
+        assert (output.width, output.height) == expected_size
+        stored = store.get(output.bucket, output.key)
         assert outcome.saved_to is not None
         assert outcome.saved_to.read_bytes() == stored
         with Image.open(io.BytesIO(stored)) as image:
@@ -72,7 +73,7 @@ async def test_undecodable_input_fails_and_the_worker_keeps_going(
     by_name = {o.source.name: o.event for o in outcomes}
     failed = by_name["broken.jpg"]
     assert isinstance(failed, ImageFailed)
-    assert failed.error.code is ErrorCode.INVALID_IMAGE_FORMAT
+    assert failed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
     assert isinstance(by_name["coffee.jpg"], ImageCompleted)
 
     # Still consuming after the failure: a later request completes too.

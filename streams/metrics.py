@@ -1,0 +1,31 @@
+"""Prometheus metrics of a worker process (served at ``/metrics`` by the worker's web port)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter(
+    "cutstream_requests_total",
+    "Requests finished by this worker, by outcome and error code.",
+    ["outcome", "code"],
+)
+PROCESSING_SECONDS = Histogram(
+    "cutstream_processing_seconds",
+    "Time from taking a request to storing its output (successful attempts).",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+)
+BATCH_SIZE = Histogram(
+    "cutstream_batch_size",
+    "Requests taken from Kafka per batch.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+RETRIES = Counter("cutstream_retries_total", "Requests sent to a retry topic, by tier.", ["tier"])
+DEAD_LETTERS = Counter(
+    "cutstream_dead_letters_total", "Messages sent to the dead-letter topic, by reason.", ["reason"]
+)
+REPUBLISHED = Counter(
+    "cutstream_republished_total",
+    "Redelivered requests answered from their finished job record, without recomputing.",
+)
+IN_FLIGHT = Gauge("cutstream_in_flight_requests", "Requests being processed right now.")
+IN_FLIGHT_BYTES = Gauge("cutstream_in_flight_bytes", "Input bytes held by requests in flight.")
