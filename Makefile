@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders profile quality
+.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders bench-e2e profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,8 +48,9 @@ format: $(SYNCED) ## Apply ruff's fixes and formatting
 clean: ## Remove the venv, tool cache and local state (not the model cache)
 	rm -rf $(VENV) $(TOOLS) .cutstream .pytest_cache .mypy_cache .ruff_cache
 
-docs: $(SYNCED) ## Regenerate docs/configuration.md and docs/options.md from the models
+docs: $(SYNCED) ## Regenerate docs/configuration.md, docs/options.md and schemas/json/
 	$(BIN)/python -m streams.configdoc
+	$(BIN)/python -m schemas.export
 
 bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net, PNG and WebP
 	$(BIN)/cutstream models pull u2netp u2net
@@ -72,3 +73,6 @@ bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove,
 
 bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
 	$(BIN)/python -m bench.encoders
+
+bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
+	$(BIN)/python -m bench.e2e --local-rate 3.17

@@ -1,0 +1,191 @@
+"""``make bench-e2e``: end-to-end images/s through Kafka and S3, and latency under load.
+
+On a private embedded stack (durable broker, S3 gate, rclone), with 1 and then 2 worker
+processes, for the ~1600 px benchmark set (bench/dataset.py), u2netp → PNG:
+
+- *throughput*: every input is uploaded first; then all requests are published at once
+  and the clock runs from the first publish to the last completed event;
+- *latency*: requests published at half the measured throughput, one by one; latency is
+  publish → completed event, as a producer sees it (p50, p95);
+- *peak RSS* of each worker process (VmHWM).
+
+The ratio to the local ``cutstream remove`` rate (bench/throughput.py, same machine) is
+the overhead of the stream path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from bench.dataset import photos
+from bench.report import machine, replace_section
+from schemas.events import ImageRequest, ImageRequested, S3Object
+from schemas.options import RemovalOptions
+from streams.client import ResultWatcher, new_request_id
+from streams.objectstore import S3ObjectStore
+from streams.settings import Settings
+from streams.stack import EmbeddedStack, ManagedProcess
+from streams.stack.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Harness:
+    def __init__(self, settings: Settings, keys: list[str]) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        self.watcher = ResultWatcher(settings)
+        self.sent: dict[str, float] = {}
+        self.done: dict[str, float] = {}
+
+    async def __aenter__(self) -> Harness:
+        await self.producer.start()
+        await self.watcher.start()
+        self.collector = asyncio.create_task(self._collect())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.collector.cancel()
+        await self.producer.stop()
+        await self.watcher.stop()
+
+    async def _collect(self) -> None:
+        while True:
+            batches = await self.watcher.consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    request_id = str(json.loads(record.value)["request_id"])
+                    if request_id in self.sent and request_id not in self.done:
+                        self.done[request_id] = now
+
+    async def publish(self, key: str) -> str:
+        request = ImageRequested(
+            request_id=new_request_id(),
+            payload=ImageRequest(
+                input=S3Object(bucket=self.settings.s3.input_bucket, key=key),
+                options=RemovalOptions(),
+            ),
+        )
+        self.sent[request.request_id] = time.perf_counter()
+        await self.producer.send_and_wait(
+            self.settings.topics.requests,
+            request.model_dump_json().encode(),
+            key=request.request_id.encode(),
+        )
+        return request.request_id
+
+    async def wait_for(self, ids: list[str], timeout: float = 600) -> None:
+        deadline = time.perf_counter() + timeout
+        while not all(i in self.done for i in ids):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"{sum(i not in self.done for i in ids)} results missing")
+            await asyncio.sleep(0.05)
+
+
+async def run(workers: int, rounds: int) -> tuple[float, float, float, list[float]]:
+    with tempfile.TemporaryDirectory() as state:
+        settings = Settings(
+            state_dir=Path(state),
+            stack={"kafka_port": free_port(), "s3_port": free_port()},
+            worker={"web_port": 0},
+        )
+        stack = EmbeddedStack(settings)
+        await stack.start()
+        children = []
+        try:
+            store = S3ObjectStore(settings)
+            keys = []
+            for path in photos():
+                key = f"bench/{path.name}"
+                await asyncio.to_thread(
+                    store.put, settings.s3.input_bucket, key, path.read_bytes(), "image/jpeg"
+                )
+                keys.append(key)
+            env = {**os.environ, **settings.to_env()}
+            for index in range(workers):
+                child = ManagedProcess(
+                    f"worker-{index}",
+                    [sys.executable, "-m", "streams", "worker"],
+                    env=env,
+                    log_path=Path(state) / f"worker-{index}.log",
+                )
+                child.start()
+                children.append(child)
+            async with Harness(settings, keys) as harness:
+                warm = [await harness.publish(keys[i % len(keys)]) for i in range(2 * workers)]
+                await harness.wait_for(warm)
+                await asyncio.sleep(12 if workers > 1 else 1)  # let every worker join
+                burst = [await harness.publish(key) for _ in range(rounds) for key in keys]
+                started = min(harness.sent[i] for i in burst)
+                await harness.wait_for(burst)
+                rate = len(burst) / (max(harness.done[i] for i in burst) - started)
+                paced, interval = [], 2 / rate  # half the saturated rate
+                for key in keys:
+                    paced.append(await harness.publish(key))
+                    await asyncio.sleep(interval)
+                await harness.wait_for(paced)
+                latencies = [harness.done[i] - harness.sent[i] for i in paced]
+            rss = [peak_rss_mb(child.pid) for child in children if child.pid]
+        finally:
+            for child in children:
+                child.stop(30)
+            stack.stop()
+    quantiles = statistics.quantiles(latencies, n=20)
+    return rate, quantiles[9], quantiles[18], rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the set per burst")
+    parser.add_argument(
+        "--local-rate",
+        type=float,
+        default=None,
+        help="local `cutstream remove` images/s for the ratio column",
+    )
+    parser.add_argument("--write", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    rows = []
+    for workers in (1, 2):
+        rate, p50, p95, rss = asyncio.run(run(workers, args.rounds))
+        ratio = f"{rate / args.local_rate:.0%}" if args.local_rate else "—"
+        rss_text = ", ".join(f"{mb:.0f}" for mb in rss)
+        print(
+            f"{workers} worker(s): {rate:.2f} images/s ({ratio}), p50 {p50:.2f} s, "
+            f"p95 {p95:.2f} s, peak RSS {rss_text} MB"
+        )
+        rows.append(f"| {workers} | {rate:.2f} | {ratio} | {p50:.2f} | {p95:.2f} | {rss_text} |")
+    lines = [
+        f"Machine: {machine()}. {len(photos())} JPEGs of ~1600 px × {args.rounds} per burst, "
+        "u2netp → PNG, embedded stack (durable broker) on the same 2 cores. "
+        "Command: `make bench-e2e`.",
+        "",
+        "| workers | images/s | of local remove | latency p50 (s) | latency p95 (s) "
+        "| peak RSS per worker (MB) |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+    replace_section(args.write, "e2e", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
