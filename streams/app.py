@@ -284,7 +284,9 @@ def register_web(app: faust.App, started: float) -> None:
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the exposition format is UTF-8.
+        media_type = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
+        return web.bytes(generate_latest(), content_type=media_type)
 
 
 def worker_id() -> str:

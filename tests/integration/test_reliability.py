@@ -8,6 +8,7 @@ import signal
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
 
 from schemas import ErrorCode, ImageCompleted, RemovalOptions
@@ -117,6 +118,21 @@ async def test_two_workers_share_the_partitions_and_both_make_progress(
     producers = {o.event.payload.worker for o in outcomes if isinstance(o.event, ImageCompleted)}
     assert len(outcomes) == 24
     assert len(producers) == 2, producers
+    async with httpx.AsyncClient() as client:
+        counts = []
+        for port in ports:
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/plain")
+            metrics = response.text
+            line = next(
+                row
+                for row in metrics.splitlines()
+                if row.startswith('cutstream_requests_total{code="",outcome="succeeded"}')
+            )
+            counts.append(float(line.split()[-1]))
+    assert sum(counts) >= 24
+    assert all(count > 0 for count in counts)
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
