@@ -9,7 +9,7 @@ import logging.config
 
 import pytest
 
-from streams.app import logging_config
+from streams.faustkit import logging_config
 from streams.settings import Settings
 
 
