@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     """The requested model name is not in the registry."""
     STORAGE_UNAVAILABLE = "storage_unavailable"
     """The object store could not be reached or answered with a server error."""
+    WEBHOOK_FAILED = "webhook_failed"
+    """A webhook was never delivered: every attempt failed (in dead letters only)."""
     TIMEOUT = "timeout"
     """No result arrived within the caller's deadline; the request may still complete."""
     INTERNAL_ERROR = "internal_error"

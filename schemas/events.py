@@ -94,6 +94,11 @@ class ImageRequest(_Model):
     webhook_url: WebUrl | None = Field(
         default=None, description="Where to POST the signed result notification, if anywhere."
     )
+    webhook_format: Literal["native", "jobs", "artworks"] = Field(
+        default="native",
+        description="Payload shape of the webhook: native ({type, timestamp, data}), jobs "
+        "(seed 003: jobId, status, outputUrl…) or artworks (seed 001's artwork object).",
+    )
 
 
 class ForegroundBox(_Model):
@@ -194,7 +199,13 @@ class DeadLetter(_Model):
 
     schema_version: int = SCHEMA_VERSION
     type: Literal["dead_letter"] = "dead_letter"
-    reason: Literal["unparseable", "invalid_request", "retries_exhausted"]
+    reason: Literal[
+        "unparseable",
+        "invalid_request",
+        "retries_exhausted",
+        "webhook_exhausted",
+        "webhook_refused",
+    ]
     error: ErrorInfo
     request_id: str | None = Field(default=None, description="If the message had a usable one.")
     account: str | None = None

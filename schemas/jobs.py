@@ -21,6 +21,7 @@ from schemas.events import (
     RequestId,
     utc_now,
 )
+from schemas.webhooks import DeliveryAttempt
 
 
 class JobStatus(StrEnum):
@@ -69,3 +70,10 @@ class JobRecord(BaseModel):
     worker: str | None = None
     result_event_id: str | None = None
     history: list[Transition] = Field(default_factory=list)
+    webhooks_planned: list[str] = Field(
+        default_factory=list,
+        description="Result event ids a webhook delivery was started for (one chain each).",
+    )
+    deliveries: list[DeliveryAttempt] = Field(
+        default_factory=list, description="Webhook delivery attempts, oldest first."
+    )

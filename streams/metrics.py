@@ -29,3 +29,8 @@ REPUBLISHED = Counter(
 )
 IN_FLIGHT = Gauge("cutstream_in_flight_requests", "Requests being processed right now.")
 IN_FLIGHT_BYTES = Gauge("cutstream_in_flight_bytes", "Input bytes held by requests in flight.")
+WEBHOOK_ATTEMPTS = Counter(
+    "cutstream_webhook_attempts_total",
+    "Webhook delivery attempts, by what followed: delivered, retry, disable, exhausted, refused.",
+    ["outcome"],
+)

@@ -59,10 +59,13 @@ class ObjectStore(ABC):
 class S3ObjectStore(ObjectStore):
     """Any S3-compatible store (MinIO, AWS S3, rclone serve s3) through the minio client."""
 
-    def __init__(self, settings: Settings, *, retries: int = 3) -> None:
-        endpoint = urlsplit(settings.s3_endpoint)
+    def __init__(
+        self, settings: Settings, *, retries: int = 3, endpoint_url: str | None = None
+    ) -> None:
+        url = endpoint_url or settings.s3_endpoint
+        endpoint = urlsplit(url)
         if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise ValueError(f"S3 endpoint must be an http(s) URL, got {settings.s3_endpoint!r}")
+            raise ValueError(f"S3 endpoint must be an http(s) URL, got {url!r}")
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5.0, read=60.0),
             retries=urllib3.Retry(
@@ -70,7 +73,7 @@ class S3ObjectStore(ObjectStore):
             ),
             maxsize=16,
         )
-        self.endpoint = settings.s3_endpoint
+        self.endpoint = url
         self.client = Minio(
             endpoint.netloc,
             access_key=settings.s3.access_key,

@@ -9,6 +9,7 @@ generated from this module (``cutstream config docs``).
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.decode import AnimationPolicy, DecodeLimits
 from processors.segmenters import ModelSpec, RuntimeOptions
+from streams.webhooks import secret_key
 
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"
@@ -73,6 +75,11 @@ class S3Settings(_Group):
         description="S3 secret key (at least 8 characters). Change it for anything but "
         "local development.",
     )
+    public_endpoint: str | None = Field(
+        default=None,
+        description="Endpoint URL outsiders reach the store at, for presigned output URLs in "
+        "webhooks and API answers (e.g. `https://files.example.com`). Unset: `s3.endpoint`.",
+    )
     region: str = Field(
         default="us-east-1",
         description="S3 region. Must be set explicitly for rclone's server: the bucket "
@@ -104,6 +111,21 @@ class TopicSettings(_Group):
         default="cutstream.image.requests.retry",
         description="Retry topics are `<prefix>.1`, `<prefix>.2`… one per entry of "
         "`worker.retry_delays_s`.",
+    )
+    webhook_deliveries: str = Field(
+        default="cutstream.webhooks.deliveries", description="Webhook deliveries to attempt."
+    )
+    webhook_retry_prefix: str = Field(
+        default="cutstream.webhooks.retry",
+        description="Webhook retry topics are `<prefix>.1`… one per entry of "
+        "`webhooks.retry_delays_s`.",
+    )
+    webhook_dead_letter: str = Field(
+        default="cutstream.webhooks.dead-letter",
+        description="Webhooks that were never delivered, with the reason.",
+    )
+    webhook_events: str = Field(
+        default="cutstream.webhooks.events", description="`webhook.exhausted` events."
     )
     partitions: int = Field(
         default=12,
@@ -217,6 +239,84 @@ class UrlSettings(_Group):
     max_redirects: int = Field(
         default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
     )
+
+
+DEV_WEBHOOK_SECRET = SecretStr("whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==")
+
+
+def _check_webhook_secrets(secrets_: list[SecretStr]) -> list[SecretStr]:
+    for secret in secrets_:
+        secret_key(secret.get_secret_value())
+    return secrets_
+
+
+class WebhookSettings(_Group):
+    """The webhook notifier: signing, timeouts, retries."""
+
+    group_id: str = Field(
+        default="cutstream-notifier", description="Consumer group of the notifier workers."
+    )
+    secrets: list[SecretStr] = Field(
+        default=[DEV_WEBHOOK_SECRET],
+        description="Signing secrets (`whsec_…`, JSON list), used for accounts and endpoints "
+        "without their own. Every listed secret signs each delivery, so list the new and the "
+        "old one during a rotation. The default is a public development secret: set your own.",
+    )
+    account_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description='Per-account signing secrets, as JSON: {"acme": ["whsec_…"]}.',
+    )
+    endpoint_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="Per-endpoint signing secrets by exact webhook URL (these win over the "
+        "account's).",
+    )
+    timeout_s: float = Field(
+        default=15.0, gt=0, description="Time a receiver has to answer a delivery."
+    )
+    retry_delays_s: list[float] = Field(
+        default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Delay before each retry of a failed delivery (JSON list; like Svix: 5 s, "
+        "5 min, 30 min, 2 h, 5 h, 10 h, 10 h). Attempts = entries + 1.",
+    )
+    max_retry_after_s: float = Field(
+        default=36000.0,
+        gt=0,
+        description="Cap on a receiver's Retry-After (honoured on 429 and 503).",
+    )
+    output_url_expiry_s: int = Field(
+        default=86400,
+        ge=60,
+        le=7 * 86400,
+        description="Validity of the presigned output URL in a webhook (S3 allows 7 days).",
+    )
+    concurrency: int = Field(
+        default=16, ge=1, description="Deliveries in flight per notifier process."
+    )
+    web_port: int = Field(
+        default=6070,
+        ge=0,
+        le=65535,
+        description="Port of the notifier's /healthz and /metrics; 0 disables.",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _valid_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return _check_webhook_secrets(value)
+
+    @field_validator("account_secrets", "endpoint_secrets")
+    @classmethod
+    def _valid_secret_maps(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        for secrets_ in value.values():
+            _check_webhook_secrets(secrets_)
+        return value
+
+    def secrets_for(self, account: str, url: str) -> list[str]:
+        """The secrets that sign a delivery: the endpoint's, else the account's, else the
+        default ones."""
+        chosen = self.endpoint_secrets.get(url) or self.account_secrets.get(account)
+        return [secret.get_secret_value() for secret in chosen or self.secrets]
 
 
 class LimitSettings(_Group):
@@ -344,6 +444,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     urls: UrlSettings = Field(default_factory=UrlSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
@@ -374,6 +475,13 @@ class Settings(BaseSettings):
         return tuple(f"{prefix}.{tier}" for tier in range(1, len(self.worker.retry_delays_s) + 1))
 
     @property
+    def webhook_retry_topics(self) -> tuple[str, ...]:
+        """One webhook retry topic per configured delay."""
+        prefix = self.topics.webhook_retry_prefix
+        count = len(self.webhooks.retry_delays_s)
+        return tuple(f"{prefix}.{tier}" for tier in range(1, count + 1))
+
+    @property
     def all_topics(self) -> tuple[str, ...]:
         """Every topic cutstream produces to or consumes from."""
         topics = self.topics
@@ -383,29 +491,54 @@ class Settings(BaseSettings):
             topics.failed,
             topics.dead_letter,
             *self.retry_topics,
+            topics.webhook_deliveries,
+            topics.webhook_dead_letter,
+            topics.webhook_events,
+            *self.webhook_retry_topics,
         )
 
     def to_env(self) -> dict[str, str]:
-        """These settings as ``CUTSTREAM_*`` variables, to hand to a child process."""
+        """These settings as ``CUTSTREAM_*`` variables (secrets included), for a child
+        process. Groups become ``GROUP__FIELD``; lists and maps become JSON."""
         env: dict[str, str] = {}
-        _flatten(self.model_dump(mode="json"), ENV_PREFIX, env)
-        env[f"{ENV_PREFIX}S3{ENV_NESTED_DELIMITER}SECRET_KEY"] = (
-            self.s3.secret_key.get_secret_value()
-        )
+        for name, value in self:
+            if isinstance(value, _Group):
+                for field, inner in value:
+                    _put(
+                        env,
+                        f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}{field.upper()}",
+                        inner,
+                    )
+            else:
+                _put(env, f"{ENV_PREFIX}{name.upper()}", value)
         return env
 
 
-def _flatten(values: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
-    for name, value in values.items():
-        key = f"{prefix}{name.upper()}"
-        if isinstance(value, dict):
-            _flatten(value, key + ENV_NESTED_DELIMITER, out)
-        elif value is None:
-            continue
-        elif isinstance(value, list | bool):
-            out[key] = json.dumps(value)
-        else:
-            out[key] = str(value)
+def _plain(value: Any) -> Any:
+    """``value`` with secrets revealed and models, paths and enums made JSON-ready."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(inner) for name, inner in value}
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _put(env: dict[str, str], key: str, value: Any) -> None:
+    plain = _plain(value)
+    if plain is None:
+        return
+    if isinstance(plain, dict | list | bool):
+        env[key] = json.dumps(plain)
+    else:
+        env[key] = str(plain)
 
 
 def setting_names() -> set[str]:

@@ -1,0 +1,153 @@
+"""Webhook payloads (three shapes), delivery tasks, attempts and the exhausted event.
+
+A request's ``webhook_format`` picks the payload shape its webhook gets:
+
+- ``native`` — Standard Webhooks style ``{type, timestamp, data}``;
+- ``jobs`` — seed 003's ``{jobId, status, outputUrl | errorMessage, completedAt}``;
+- ``artworks`` — seed 001's artwork object.
+
+Whatever the shape, the delivery carries the Standard Webhooks headers
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from schemas.events import (
+    SCHEMA_VERSION,
+    Envelope,
+    ErrorInfo,
+    ImageCompleted,
+    ImageFailed,
+    OutputInfo,
+    utc_now,
+)
+
+
+class WebhookFormat(StrEnum):
+    NATIVE = "native"
+    JOBS = "jobs"
+    ARTWORKS = "artworks"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class _CamelModel(BaseModel):
+    """Fields in snake_case here, camelCase on the wire (the seeds' naming)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+
+class NativeWebhookData(_Model):
+    request_id: str
+    job_id: str = Field(description="Same as request_id.")
+    account: str
+    status: Literal["succeeded", "failed"]
+    output_url: str | None = Field(
+        default=None, description="Presigned GET URL of the output, valid for a limited time."
+    )
+    output_url_expires_at: datetime | None = None
+    output: OutputInfo | None = None
+    error: ErrorInfo | None = None
+    attempts: int
+    created_at: datetime
+    completed_at: datetime
+    trace_id: str | None = None
+
+
+class NativeWebhook(_Model):
+    """``native`` payload."""
+
+    type: Literal["image.completed", "image.failed"]
+    timestamp: datetime
+    data: NativeWebhookData
+
+
+class JobsWebhook(_CamelModel):
+    """``jobs`` payload (seed 003): ``outputUrl`` on success, ``errorMessage`` on failure."""
+
+    job_id: str
+    status: Literal["completed", "failed"]
+    output_url: str | None = None
+    error_message: str | None = None
+    completed_at: datetime
+
+
+class ArtworkParameters(_CamelModel):
+    image_url: str | None = None
+    webhook: str | None = None
+    output_format: Literal["auto", "png", "webp"] = "auto"
+
+
+class ArtworkWebhook(_CamelModel):
+    """``artworks`` payload (seed 001): the artwork object."""
+
+    id: str
+    artwork_type: Literal["remove_background"] = "remove_background"
+    parameters: ArtworkParameters
+    duration: float = Field(description="Processing seconds.")
+    results: list[str]
+    status: Literal["starting", "processing", "succeeded", "failed", "canceled"]
+    created_at: datetime
+
+
+class DeliveryTask(_Model):
+    """One webhook to deliver (topic ``topics.webhook_deliveries``); the attempt count
+    travels in a header."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["webhook.delivery"] = "webhook.delivery"
+    webhook_id: str = Field(description="The result event's id: stable across retries.")
+    url: str
+    format: WebhookFormat
+    result: ImageCompleted | ImageFailed = Field(discriminator="type")
+
+
+DeliveryOutcome = Literal[
+    "delivered", "retrying", "exhausted", "endpoint_disabled", "refused", "skipped_disabled"
+]
+
+
+class DeliveryAttempt(_Model):
+    """One attempt, as appended to the job record."""
+
+    webhook_id: str
+    attempt: int
+    url: str
+    at: datetime = Field(default_factory=utc_now)
+    status_code: int | None = None
+    latency_ms: float | None = None
+    outcome: DeliveryOutcome
+    error: str | None = None
+    next_attempt_in_s: float | None = None
+
+
+class WebhookExhaustedPayload(_Model):
+    webhook_id: str
+    url: str
+    attempts: int
+    reason: Literal["retries_exhausted", "url_refused"]
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
+class WebhookExhausted(Envelope):
+    """No delivery succeeded and none will be tried again (topic ``topics.webhook_events``)."""
+
+    type: Literal["webhook.exhausted"] = "webhook.exhausted"
+    payload: WebhookExhaustedPayload
+    created_at: datetime = Field(default_factory=utc_now)
