@@ -83,6 +83,7 @@ def _print_endpoints(endpoints: list[Endpoint], workers: int) -> None:
         )
     if workers:
         table.add_row("processor", f"{workers} worker(s)", "this process", "this terminal")
+        table.add_row("notifier", "webhooks", "this process", "this terminal")
     out.print(table)
     out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
 
@@ -119,7 +120,8 @@ def stack() -> None:
     help="Processor worker processes to run.",
 )
 def up(workers: int) -> None:
-    """Run the whole service in the foreground: the stack and the processor workers."""
+    """Run the whole service in the foreground: the stack, the processor workers and the
+    webhook notifier."""
     _run_services(workers=workers)
 
 
@@ -139,6 +141,17 @@ def provision_command() -> None:
     out.print(
         f"provisioned buckets and topics on {settings.kafka_bootstrap} and {settings.s3_endpoint}"
     )
+
+
+@cli.command()
+def notifier() -> None:
+    """Run one webhook notifier (signed deliveries with retries, its own consumer group)."""
+    from streams.notifier_app import run_notifier
+
+    try:
+        run_notifier(_settings())
+    except CutstreamError as exc:
+        raise _fail(exc) from exc
 
 
 @cli.command()
@@ -187,9 +200,19 @@ def _failure_line(source: Path, code: str, message: str) -> str:
     help="Seconds to wait for all results.",
 )
 @click.option("--account", default="default", show_default=True, help="Account to submit as.")
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Also POST a signed notification here when each image is done (https, public).",
+)
 @removal_option_flags
 def submit(
-    images: tuple[Path, ...], output_dir: Path, timeout: float, account: str, **flags: Any
+    images: tuple[Path, ...],
+    output_dir: Path,
+    timeout: float,
+    account: str,
+    webhook_url: str | None,
+    **flags: Any,
 ) -> None:
     """Upload IMAGES, publish a request for each, download the results as they complete.
 
@@ -223,6 +246,7 @@ def submit(
                     options,
                     timeout=timeout,
                     account=account,
+                    webhook_url=webhook_url,
                     on_outcome=on_outcome,
                 )
             )

@@ -32,6 +32,7 @@ from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.jobs import JobStore, accepted
 from streams.objectstore import ObjectStore
 from streams.settings import Settings
+from streams.urlguard import UrlPolicy, resolve
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +166,18 @@ class Client:
         *,
         timeout: float,
         account: str = "default",
+        webhook_url: str | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
         """Upload and publish every file at once; download each result as it completes.
 
-        Returns outcomes in completion order. Raises :class:`SubmitTimeoutError` if some
-        results do not arrive within ``timeout`` seconds.
+        A ``webhook_url`` is checked by the URL guard before anything is uploaded
+        (:class:`UrlNotAllowedError`). Returns outcomes in completion order. Raises
+        :class:`SubmitTimeoutError` if some results do not arrive within ``timeout``.
         """
+        if webhook_url is not None:
+            urls = self.settings.urls
+            await resolve(webhook_url, UrlPolicy(urls.allow_http, urls.allow_loopback))
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         targets = _output_paths(sources, out_dir, "." + MEDIA[options.format.resolved()][1])
         bucket = self.settings.s3.input_bucket
@@ -179,11 +185,14 @@ class Client:
             ImageRequested(
                 request_id=(request_id := new_request_id()),
                 account=account,
-                payload=ImageRequest(
-                    input=S3Object(
-                        bucket=bucket, key=f"uploads/{account}/{request_id}/{source.name}"
-                    ),
-                    options=options,
+                payload=ImageRequest.model_validate(
+                    {
+                        "input": S3Object(
+                            bucket=bucket, key=f"uploads/{account}/{request_id}/{source.name}"
+                        ),
+                        "options": options,
+                        "webhook_url": webhook_url,
+                    }
                 ),
             )
             for source in sources

@@ -1,6 +1,7 @@
 """``cutstream stack`` and ``cutstream up``: run the services in the foreground.
 
-The runner owns every child: the embedded servers and the processor workers. Ctrl-C or
+The runner owns every child: the embedded servers, the processor workers and the webhook
+notifier. Ctrl-C or
 SIGTERM stops the workers first (they finish and commit), then the broker, then S3. If a
 worker dies on its own, the runner stops everything and exits non-zero rather than
 carrying on half-alive.
@@ -22,6 +23,12 @@ from streams.stack import EmbeddedStack, Endpoint, ManagedProcess
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.5
+
+
+def notifier_process(settings: Settings) -> ManagedProcess:
+    """The webhook notifier child."""
+    env = {**os.environ, **settings.to_env()}
+    return ManagedProcess("notifier", [sys.executable, "-m", "streams", "notifier"], env=env)
 
 
 def worker_process(settings: Settings, index: int) -> ManagedProcess:
@@ -48,8 +55,10 @@ async def run_services(
     children: list[ManagedProcess] = []
     try:
         await stack.start()
-        for index in range(workers):
-            child = worker_process(settings, index)
+        planned = [worker_process(settings, index) for index in range(workers)]
+        if workers:
+            planned.append(notifier_process(settings))
+        for child in planned:
             child.start()
             children.append(child)
         on_ready(stack.endpoints())

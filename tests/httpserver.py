@@ -16,6 +16,7 @@ Route = Callable[["Handler"], None]
 class Server:
     url: str
     routes: dict[str, Route]
+    fallback: Route | None = None
     requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
 
 
@@ -27,7 +28,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
         self.server_state.requests.append((self.command, path, dict(self.headers), body))
-        route = self.server_state.routes.get(path)
+        route = self.server_state.routes.get(path, self.server_state.fallback)
         if route is None:
             self.send_error(404)
             return
@@ -60,9 +61,9 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(routes: dict[str, Route]) -> Iterator[Server]:
-    """Serve ``routes`` on 127.0.0.1 (a free port) for the duration of the block."""
-    state = Server(url="", routes=routes)
+def serve(routes: dict[str, Route], fallback: Route | None = None) -> Iterator[Server]:
+    """Serve ``routes`` (else ``fallback``) on 127.0.0.1, a free port, during the block."""
+    state = Server(url="", routes=routes, fallback=fallback)
     handler = type("BoundHandler", (Handler,), {"server_state": state})
     httpd = QuietServer(("127.0.0.1", 0), handler)
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -99,6 +99,10 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             "failed": f"test.{suffix}.failed",
             "dead_letter": f"test.{suffix}.dead-letter",
             "retry_prefix": f"test.{suffix}.retry",
+            "webhook_deliveries": f"test.{suffix}.webhooks",
+            "webhook_retry_prefix": f"test.{suffix}.webhooks.retry",
+            "webhook_dead_letter": f"test.{suffix}.webhooks.dead-letter",
+            "webhook_events": f"test.{suffix}.webhooks.events",
         }
     )
     worker_settings = base.worker.model_copy(
@@ -109,7 +113,18 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             **worker,
         }
     )
-    return base.model_copy(update={"topics": topics, "worker": worker_settings})
+    webhooks = base.webhooks.model_copy(
+        update={
+            "group_id": f"test-notifier-{suffix}",
+            "retry_delays_s": [0.5, 1.0, 1.5],
+            "timeout_s": 1.0,
+            "web_port": 0,
+        }
+    )
+    urls = base.urls.model_copy(update={"allow_http": True, "allow_loopback": True})
+    return base.model_copy(
+        update={"topics": topics, "worker": worker_settings, "webhooks": webhooks, "urls": urls}
+    )
 
 
 @pytest.fixture
@@ -119,14 +134,15 @@ def store(settings: Settings) -> S3ObjectStore:
 
 @pytest.fixture
 def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
-    """Start processor workers (real `python -m streams worker` processes) for this test."""
+    """Start processor workers or notifiers (real `python -m streams worker|notifier`
+    processes) for this test."""
     started: list[ManagedProcess] = []
 
-    def start(worker_settings: Settings = settings) -> ManagedProcess:
-        name = f"worker-{len(started)}"
+    def start(worker_settings: Settings = settings, command: str = "worker") -> ManagedProcess:
+        name = f"{command}-{len(started)}"
         process = ManagedProcess(
             name,
-            [sys.executable, "-m", "streams", "worker"],
+            [sys.executable, "-m", "streams", command],
             env={**os.environ, **worker_settings.to_env()},
             log_path=tmp_path / f"{name}.log",
         )

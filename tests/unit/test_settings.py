@@ -52,8 +52,17 @@ def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
         kafka={"bootstrap_servers": "k:1"},
         s3={"secret_key": "another-secret", "input_bucket": "in-b"},
         topics={"requests": "req.t", "partitions": 3},
-        models={"providers": ["CPUExecutionProvider"], "intra_op_threads": 2},
+        models={
+            "providers": ["CPUExecutionProvider"],
+            "intra_op_threads": 2,
+            "custom": {"mine": {"family": "isnet", "path": "/models/mine.onnx"}},
+        },
         stack={"kafka_storage": "memory"},
+        webhooks={
+            "secrets": ["whsec_" + "A" * 32],
+            "account_secrets": {"acme": ["whsec_" + "B" * 32, "whsec_" + "C" * 32]},
+        },
+        worker={"retry_delays_s": [1.0, 2.0]},
     )
     for name, value in original.to_env().items():
         monkeypatch.setenv(name, value)
@@ -67,6 +76,7 @@ def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CUTSTREAM_S3__SECRET_KEY", "short"),
         ("CUTSTREAM_TOPICS__PARTITIONS", "0"),
         ("CUTSTREAM_STACK__KAFKA_STORAGE", "disk"),
+        ("CUTSTREAM_WEBHOOKS__SECRETS", '["not-a-whsec-secret"]'),
     ],
 )
 def test_invalid_values_name_the_field(
