@@ -9,6 +9,7 @@ JSON Schema files for producers in other languages are in ``schemas/json/``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -30,6 +31,12 @@ from schemas.options import RemovalOptions
 SCHEMA_VERSION = 1
 
 _KEY_SAFE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def is_key_safe(value: str) -> bool:
+    """Whether ``value`` may be a request id or account (it becomes part of object keys)."""
+    return re.fullmatch(_KEY_SAFE, value) is not None
+
 
 RequestId = Annotated[
     str,

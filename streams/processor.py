@@ -187,6 +187,10 @@ class Processor:
 
     async def _handle(self, request: ImageRequested, attempt: int) -> Delivery:
         record = await self.jobs.get(request.account, request.request_id)
+        if record is not None and record.status is JobStatus.CANCELED:
+            log.info("request %s was canceled; skipping it", request.request_id)
+            metrics.REQUESTS.labels(outcome="canceled", code="").inc()
+            return Delivery()
         if record is not None and record.status.finished:
             log.info(
                 "request %s already %s; republishing its result",

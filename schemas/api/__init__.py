@@ -1,0 +1,1 @@
+"""Request and response bodies of the HTTP gateway: the native API and the seed shapes."""

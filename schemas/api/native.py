@@ -1,0 +1,100 @@
+"""Bodies of the native API (``/v1/jobs``, ``/v1/remove-background``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.events import RequestId, WebUrl
+from schemas.options import RemovalOptions
+
+
+class ObjectRef(BaseModel):
+    """An image already in the object store (the account must be allowed to read it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class JobCreate(BaseModel):
+    """A job from JSON: exactly one of ``image_url``, ``image_base64`` or ``image``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_url: WebUrl | None = Field(default=None, description="A public https URL of the image.")
+    image_base64: str | None = Field(
+        default=None,
+        description="The image itself, base64-encoded, or as a data URI "
+        "(data:image/jpeg;base64,...).",
+    )
+    image: ObjectRef | None = Field(default=None, description="An object in the store.")
+    options: RemovalOptions = Field(default_factory=RemovalOptions)
+    webhook_url: WebUrl | None = Field(
+        default=None, description="https URL that receives a signed notification when done."
+    )
+    request_id: RequestId | None = Field(
+        default=None,
+        description="Your idempotency key: posting the same request_id again returns the "
+        "existing job instead of creating one.",
+    )
+
+    @model_validator(mode="after")
+    def _one_image(self) -> JobCreate:
+        given = [f for f in ("image_url", "image_base64", "image") if getattr(self, f)]
+        if len(given) > 1:
+            raise ValueError(f"give one image, not {' and '.join(given)}")
+        return self
+
+
+class OutputView(BaseModel):
+    url: str = Field(description="Presigned download URL (expires; see expires_at).")
+    expires_at: datetime
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    foreground: dict[str, int] | None = Field(
+        default=None, description="The subject's bounds: left, top, width, height (px)."
+    )
+
+
+class ErrorView(BaseModel):
+    code: str
+    message: str
+
+
+JobStatusName = Literal["accepted", "processing", "succeeded", "failed", "canceled"]
+
+
+class JobView(BaseModel):
+    """A job as the API shows it."""
+
+    id: str
+    account: str
+    status: JobStatusName
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    attempts: int
+    options: RemovalOptions
+    output: OutputView | None = None
+    error: ErrorView | None = None
+    webhook_url: str | None = None
+    webhook_deliveries: int = Field(default=0, description="Delivery attempts made so far.")
+    estimated_completion_s: float | None = Field(
+        default=None,
+        description="While pending: seconds until it is likely done, from the current "
+        "backlog and the measured processing rate.",
+    )
+
+
+class ApiErrorBody(BaseModel):
+    """The native error body."""
+
+    error: ErrorView
