@@ -68,7 +68,7 @@ def cli(log_level: str) -> None:
     )
 
 
-def _print_endpoints(endpoints: list[Endpoint], workers: int) -> None:
+def _print_endpoints(endpoints: list[Endpoint], workers: int, gateway_url: str) -> None:
     table = Table(title="cutstream is up", show_header=True)
     table.add_column("service")
     table.add_column("address")
@@ -84,17 +84,27 @@ def _print_endpoints(endpoints: list[Endpoint], workers: int) -> None:
     if workers:
         table.add_row("processor", f"{workers} worker(s)", "this process", "this terminal")
         table.add_row("notifier", "webhooks", "this process", "this terminal")
+        table.add_row("gateway", gateway_url, "this process", "this terminal")
     out.print(table)
     out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
+    if workers:
+        out.print(
+            f"API docs: {gateway_url}/docs — create a key with [bold]cutstream keys create[/]"
+        )
 
 
 def _run_services(workers: int) -> None:
     from streams.runner import run_services
 
     settings = _settings()
+    gateway_url = f"http://{settings.gateway.host}:{settings.gateway.port}"
     try:
         code = asyncio.run(
-            run_services(settings, workers=workers, on_ready=lambda e: _print_endpoints(e, workers))
+            run_services(
+                settings,
+                workers=workers,
+                on_ready=lambda e: _print_endpoints(e, workers, gateway_url),
+            )
         )
     except CutstreamError as exc:
         raise _fail(exc) from exc
@@ -141,6 +151,77 @@ def provision_command() -> None:
     out.print(
         f"provisioned buckets and topics on {settings.kafka_bootstrap} and {settings.s3_endpoint}"
     )
+
+
+@cli.command()
+def gateway() -> None:
+    """Serve the HTTP API (every API shape; OpenAPI docs at /docs)."""
+    from streams.gateway.app import run_gateway
+
+    run_gateway(_settings())
+
+
+@cli.group()
+def keys() -> None:
+    """Create, list and revoke API keys (stored only as hashes)."""
+
+
+def _key_store() -> Any:
+    from streams.keys import KeyStore
+    from streams.objectstore import S3ObjectStore
+
+    settings = _settings()
+    return KeyStore(S3ObjectStore(settings), settings.s3.jobs_bucket)
+
+
+@keys.command("create")
+@click.option("--account", default="default", show_default=True, help="Account of the key.")
+@click.option("--name", default="", help="A label to recognise the key by.")
+def keys_create(account: str, name: str) -> None:
+    """Create a key and print it — the only time it is shown."""
+    from schemas.events import is_key_safe
+
+    if not is_key_safe(account):
+        raise click.BadParameter("1-128 characters of [A-Za-z0-9._-]", param_hint="--account")
+    try:
+        key, record = _key_store().create(account, name)
+    except CutstreamError as exc:
+        raise _fail(exc) from exc
+    console.print(f"created key {record.key_id} for account {account!r}; store it now:")
+    out.print(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (ids and accounts, never the keys)."""
+    try:
+        records = _key_store().list()
+    except CutstreamError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="API keys")
+    for column in ("id", "account", "name", "created", "revoked"):
+        table.add_column(column)
+    for record in records:
+        revoked = f"{record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else ""
+        table.add_row(
+            record.key_id,
+            record.account,
+            record.name,
+            f"{record.created_at:%Y-%m-%d %H:%M}",
+            revoked,
+        )
+    out.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id; gateways stop accepting it within gateway.api_key_cache_s."""
+    try:
+        record = _key_store().revoke(key_id)
+    except CutstreamError as exc:
+        raise _fail(exc) from exc
+    out.print(f"revoked {record.key_id} (account {record.account})")
 
 
 @cli.command()

@@ -36,12 +36,9 @@ from schemas.events import (
     ImageCompleted,
     ImageFailed,
     ResultEvent,
-    UrlInput,
 )
 from schemas.jobs import JobRecord
 from schemas.webhooks import (
-    ArtworkParameters,
-    ArtworkWebhook,
     DeliveryAttempt,
     DeliveryOutcome,
     DeliveryTask,
@@ -57,6 +54,7 @@ from streams.jobs import JobStore
 from streams.objectstore import S3ObjectStore
 from streams.settings import WebhookSettings
 from streams.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
+from streams.views import artwork
 from streams.webhooks import signed_headers
 
 log = logging.getLogger(__name__)
@@ -259,8 +257,8 @@ class Notifier:
                 else None,
                 completed_at=completed_at,
             ).model_dump(mode="json", exclude_none=True)
-        elif task.format is WebhookFormat.ARTWORKS:
-            payload = self._artwork(result, record, output_url).model_dump(mode="json")
+        elif task.format is WebhookFormat.ARTWORKS and record is not None:
+            payload = artwork(record, output_url).model_dump(mode="json")
         else:
             payload = self._native(result, record, output_url).model_dump(mode="json")
         return json.dumps(payload, separators=(",", ":")).encode()
@@ -298,30 +296,6 @@ class Notifier:
                 completed_at=result.created_at,
                 trace_id=result.trace_id,
             ),
-        )
-
-    @staticmethod
-    def _artwork(
-        result: ImageCompleted | ImageFailed, record: JobRecord | None, output_url: str | None
-    ) -> ArtworkWebhook:
-        image_url = webhook = None
-        output_format: Literal["auto", "png", "webp"] = "auto"
-        if record is not None:
-            source = record.request.input
-            image_url = str(source.url) if isinstance(source, UrlInput) else None
-            webhook = str(record.request.webhook_url) if record.request.webhook_url else None
-            chosen = record.request.options.format.value
-            output_format = chosen if chosen in ("png", "webp") else "auto"  # type: ignore[assignment]
-        duration = (record.duration_ms or 0.0) / 1000 if record else 0.0
-        return ArtworkWebhook(
-            id=result.request_id,
-            parameters=ArtworkParameters(
-                image_url=image_url, webhook=webhook, output_format=output_format
-            ),
-            duration=round(duration, 3),
-            results=[output_url] if output_url else [],
-            status="succeeded" if isinstance(result, ImageCompleted) else "failed",
-            created_at=record.created_at if record else result.created_at,
         )
 
     def _record(

@@ -1,10 +1,9 @@
 """``cutstream stack`` and ``cutstream up``: run the services in the foreground.
 
-The runner owns every child: the embedded servers, the processor workers and the webhook
-notifier. Ctrl-C or
-SIGTERM stops the workers first (they finish and commit), then the broker, then S3. If a
-worker dies on its own, the runner stops everything and exits non-zero rather than
-carrying on half-alive.
+The runner owns every child: the embedded servers, the processor workers, the webhook
+notifier and the HTTP gateway. Ctrl-C or SIGTERM stops the services first (they finish and
+commit), then the broker, then S3. If a service dies on its own, the runner stops
+everything and exits non-zero rather than carrying on half-alive.
 """
 
 from __future__ import annotations
@@ -25,10 +24,10 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.5
 
 
-def notifier_process(settings: Settings) -> ManagedProcess:
-    """The webhook notifier child."""
+def service_process(settings: Settings, command: str) -> ManagedProcess:
+    """A ``cutstream <command>`` child (notifier, gateway) with ``settings``."""
     env = {**os.environ, **settings.to_env()}
-    return ManagedProcess("notifier", [sys.executable, "-m", "streams", "notifier"], env=env)
+    return ManagedProcess(command, [sys.executable, "-m", "streams", command], env=env)
 
 
 def worker_process(settings: Settings, index: int) -> ManagedProcess:
@@ -57,7 +56,7 @@ async def run_services(
         await stack.start()
         planned = [worker_process(settings, index) for index in range(workers)]
         if workers:
-            planned.append(notifier_process(settings))
+            planned += [service_process(settings, "notifier"), service_process(settings, "gateway")]
         for child in planned:
             child.start()
             children.append(child)

@@ -319,6 +319,34 @@ class WebhookSettings(_Group):
         return [secret.get_secret_value() for secret in chosen or self.secrets]
 
 
+class GatewaySettings(_Group):
+    """The HTTP gateway (`cutstream gateway`)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the gateway listens on.")
+    sync_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long synchronous endpoints wait for the result before answering "
+        "504 with the job id to poll.",
+    )
+    api_key_cache_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a looked-up API key is trusted before it is read again (a "
+        "revoked key stops working within this time).",
+    )
+    dev_api_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="An API key accepted for the account `default` without being stored. "
+        "For local development and tests only.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); empty: none."
+    )
+
+
 class LimitSettings(_Group):
     """What an input image may be; larger or stranger inputs fail with a typed error."""
 
@@ -445,6 +473,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     urls: UrlSettings = Field(default_factory=UrlSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 

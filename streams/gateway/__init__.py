@@ -1,0 +1,1 @@
+"""The HTTP gateway: every API shape, one pipeline (see service.py)."""

@@ -1,0 +1,107 @@
+"""The FastAPI application: routes of every shape, errors in each shape, body limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from schemas.errors import CutstreamError
+from streams.gateway import routes_native, routes_seeds
+from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
+from streams.gateway.limits import BodyLimit
+from streams.gateway.service import Gateway
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Background removal as a service. One pipeline behind several API shapes:
+
+* **native** — `POST /v1/jobs` (async: poll or webhook), `POST /v1/remove-background` (sync);
+* the hosted-API shapes users already speak: `/v1/remove-bg`, `/v2/artworks/…`,
+  `/v1/remove`, `/api/v1/…`, `/v2/rembg/…`.
+
+Authenticate with `Authorization: Bearer <key>` or an `ApiKey: <key>` header
+(keys: `cutstream keys create`).
+"""
+
+
+def body_limit(settings: Settings) -> int:
+    """Largest request body: the image limit inflated by base64, plus form overhead."""
+    return settings.limits.max_input_bytes * 4 // 3 + 64 * 1024
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = Gateway(settings)
+        await service.start()
+        app.state.gateway = service
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="cutstream", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.include_router(routes_native.router)
+    for router in routes_seeds.ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return render(shape_for(request.url.path), exc)
+
+    @app.exception_handler(CutstreamError)
+    async def cutstream_error(request: Request, exc: CutstreamError) -> JSONResponse:
+        return render(shape_for(request.url.path), from_cutstream(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error.get("loc", ())) or "request"
+        message = f"{where}: {error.get('msg', 'invalid')}"
+        return render(shape_for(request.url.path), ApiError(400, "invalid_request", message))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return render(shape_for(request.url.path), ApiError(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        error = ApiError(500, "internal_error", "internal error; it has been logged")
+        return render(shape_for(request.url.path), error)
+
+    app.add_middleware(BodyLimit, limit=body_limit(settings))
+    if settings.gateway.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.gateway.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "ApiKey", "Content-Type"],
+        )
+    return app
+
+
+def run_gateway(settings: Settings) -> None:
+    """Serve the gateway with uvicorn until SIGTERM/SIGINT."""
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        log_level=settings.worker.log_level,
+        proxy_headers=True,
+    )
