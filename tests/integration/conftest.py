@@ -154,3 +154,15 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
     for process in started:
         process.stop(timeout=15)
         print(f"--- {process.name} log (last lines) ---\n{process.log_tail(40)}")
+
+
+def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedProcess:
+    """A `python -m streams <command>` process with ``settings``."""
+    process = ManagedProcess(
+        command,
+        [sys.executable, "-m", "streams", command],
+        env={**os.environ, **settings.to_env()},
+        log_path=log_dir / f"{command}-{uuid.uuid4().hex[:6]}.log",
+    )
+    process.start()
+    return process
