@@ -21,9 +21,9 @@ from streams.faustkit import (
     attempt_of,
     create_app,
     delay_headers,
-    process_in_flight,
     raw_topic,
     register_delay_tiers,
+    register_in_flight_agent,
     register_web,
     run_app,
     worker_id,
@@ -146,17 +146,15 @@ def register_processor(
             metrics.IN_FLIGHT.dec()
             await budget.release(size)
 
-    @app.agent(topics.requests, name=PROCESSOR_AGENT)
-    async def process(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            handle,
-            concurrency=worker.concurrency,
-            max_batch=worker.max_batch,
-            batch_window_s=worker.batch_window_s,
-            shutdown_grace_s=worker.shutdown_grace_s,
-            on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
-        )
+    register_in_flight_agent(
+        app,
+        topics.requests,
+        PROCESSOR_AGENT,
+        handle,
+        settings,
+        concurrency=worker.concurrency,
+        on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
+    )
 
 
 def build_worker_app(settings: Settings) -> faust.App:

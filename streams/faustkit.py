@@ -164,6 +164,32 @@ async def process_in_flight(
             await asyncio.wait(running, timeout=shutdown_grace_s)
 
 
+def register_in_flight_agent(
+    app: faust.App,
+    topic: Any,
+    name: str,
+    handle: Callable[[Any], Awaitable[None]],
+    settings: Settings,
+    *,
+    concurrency: int,
+    on_batch: Callable[[Sequence[Any]], None] | None = None,
+) -> None:
+    """An agent on ``topic`` that runs :func:`process_in_flight` with ``handle``, batching
+    and grace periods from ``settings.worker``."""
+
+    @app.agent(topic, name=name)
+    async def agent(stream: Any) -> None:
+        await process_in_flight(
+            stream,
+            handle,
+            concurrency=concurrency,
+            max_batch=settings.worker.max_batch,
+            batch_window_s=settings.worker.batch_window_s,
+            shutdown_grace_s=settings.worker.shutdown_grace_s,
+            on_batch=on_batch,
+        )
+
+
 def register_delay_tiers(
     app: faust.App, tiers: Sequence[Any], target: Any, name_prefix: str
 ) -> None:

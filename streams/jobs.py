@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -36,7 +37,7 @@ def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
 
 
 def _moved(
-    record: JobRecord, status: JobStatus, at: datetime, note: str | None = None, **changes: object
+    record: JobRecord, status: JobStatus, at: datetime, note: str | None = None, **changes: Any
 ) -> JobRecord:
     step = Transition(status=status, at=at, attempt=record.attempts, note=note)
     return record.model_copy(
@@ -62,43 +63,35 @@ def retry_scheduled(record: JobRecord, error: ErrorInfo, at: datetime | None = N
     return _moved(record, JobStatus.PROCESSING, at or utc_now(), error=error, note="retrying")
 
 
-def _duration_ms(record: JobRecord, at: datetime) -> float | None:
-    return (at - record.started_at).total_seconds() * 1000 if record.started_at else None
+def _finished(
+    record: JobRecord, status: JobStatus, event_id: str, at: datetime | None, **changes: Any
+) -> JobRecord:
+    """The outcome, once: a finished record is returned unchanged."""
+    if record.status.finished:
+        return record
+    at = at or utc_now()
+    duration = (at - record.started_at).total_seconds() * 1000 if record.started_at else None
+    return _moved(
+        record,
+        status,
+        at,
+        finished_at=at,
+        duration_ms=duration,
+        result_event_id=event_id,
+        **changes,
+    )
 
 
 def succeeded(
     record: JobRecord, output: OutputInfo, event_id: str, at: datetime | None = None
 ) -> JobRecord:
-    if record.status.finished:
-        return record
-    at = at or utc_now()
-    return _moved(
-        record,
-        JobStatus.SUCCEEDED,
-        at,
-        output=output,
-        error=None,
-        finished_at=at,
-        duration_ms=_duration_ms(record, at),
-        result_event_id=event_id,
-    )
+    return _finished(record, JobStatus.SUCCEEDED, event_id, at, output=output, error=None)
 
 
 def failed(
     record: JobRecord, error: ErrorInfo, event_id: str, at: datetime | None = None
 ) -> JobRecord:
-    if record.status.finished:
-        return record
-    at = at or utc_now()
-    return _moved(
-        record,
-        JobStatus.FAILED,
-        at,
-        error=error,
-        finished_at=at,
-        duration_ms=_duration_ms(record, at),
-        result_event_id=event_id,
-    )
+    return _finished(record, JobStatus.FAILED, event_id, at, error=error)
 
 
 class JobStore:

@@ -26,9 +26,9 @@ from streams.faustkit import (
     attempt_of,
     create_app,
     delay_headers,
-    process_in_flight,
     raw_topic,
     register_delay_tiers,
+    register_in_flight_agent,
     register_web,
     run_app,
 )
@@ -62,7 +62,7 @@ def declare_topics(app: faust.App, settings: Settings) -> NotifierTopics:
 def register_notifier(
     app: faust.App, topics: NotifierTopics, notifier: Notifier, settings: Settings
 ) -> None:
-    worker, hooks = settings.worker, settings.webhooks
+    hooks = settings.webhooks
 
     async def plan(event: Any) -> None:
         task = await notifier.plan(event.value or b"")
@@ -89,27 +89,11 @@ def register_notifier(
                 key=event.key, value=result.exhausted.model_dump_json().encode()
             )
 
-    @app.agent(topics.results, name="cutstream.webhooks.plan")
-    async def plan_agent(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            plan,
-            concurrency=hooks.concurrency,
-            max_batch=worker.max_batch,
-            batch_window_s=worker.batch_window_s,
-            shutdown_grace_s=worker.shutdown_grace_s,
-        )
-
-    @app.agent(topics.deliveries, name="cutstream.webhooks.deliver")
-    async def deliver_agent(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            deliver,
-            concurrency=hooks.concurrency,
-            max_batch=worker.max_batch,
-            batch_window_s=worker.batch_window_s,
-            shutdown_grace_s=worker.shutdown_grace_s,
-        )
+    for topic, name, handle in (
+        (topics.results, "cutstream.webhooks.plan", plan),
+        (topics.deliveries, "cutstream.webhooks.deliver", deliver),
+    ):
+        register_in_flight_agent(app, topic, name, handle, settings, concurrency=hooks.concurrency)
 
 
 def build_notifier_app(settings: Settings) -> faust.App:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -99,39 +99,40 @@ def output_key(request: ImageRequested, extension: str) -> str:
     return f"{request.account}/{request.request_id}.{extension}"
 
 
+def _result_envelope(record: JobRecord, kind: str) -> dict[str, Any]:
+    """The envelope of the result a finished record stands for: the same event id and
+    time every time it is (re)published."""
+    if record.finished_at is None:
+        raise ValueError(f"record {record.request_id} has not finished")
+    return {
+        "event_id": record.result_event_id
+        or result_event_id(record.account, record.request_id, kind),
+        "request_id": record.request_id,
+        "account": record.account,
+        "trace_id": record.trace_id,
+        "created_at": record.finished_at,
+    }
+
+
 def completed_event(record: JobRecord) -> ImageCompleted:
-    """The completed event a finished record stands for (same id each time)."""
-    if record.output is None or record.finished_at is None:
+    """The completed event a succeeded record stands for."""
+    if record.output is None:
         raise ValueError(f"record {record.request_id} has not succeeded")
-    return ImageCompleted(
-        event_id=record.result_event_id
-        or result_event_id(record.account, record.request_id, "completed"),
-        request_id=record.request_id,
-        account=record.account,
-        trace_id=record.trace_id,
-        created_at=record.finished_at,
-        payload=ImageResult(
-            output=record.output,
-            processing_ms=record.duration_ms or 0.0,
-            attempts=max(record.attempts, 1),
-            worker=record.worker or "",
-        ),
+    result = ImageResult(
+        output=record.output,
+        processing_ms=record.duration_ms or 0.0,
+        attempts=max(record.attempts, 1),
+        worker=record.worker or "",
     )
+    return ImageCompleted(**_result_envelope(record, "completed"), payload=result)
 
 
 def failed_event(record: JobRecord) -> ImageFailed:
-    """The failed event a failed record stands for (same id each time)."""
-    if record.error is None or record.finished_at is None:
+    """The failed event a failed record stands for."""
+    if record.error is None:
         raise ValueError(f"record {record.request_id} has not failed")
-    return ImageFailed(
-        event_id=record.result_event_id
-        or result_event_id(record.account, record.request_id, "failed"),
-        request_id=record.request_id,
-        account=record.account,
-        trace_id=record.trace_id,
-        created_at=record.finished_at,
-        payload=ImageError(error=record.error, attempts=record.attempts),
-    )
+    error = ImageError(error=record.error, attempts=record.attempts)
+    return ImageFailed(**_result_envelope(record, "failed"), payload=error)
 
 
 def _error_info(exc: CutstreamError) -> ErrorInfo:

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from streams.settings import Settings
 from streams.stack import EmbeddedStack, Endpoint, ManagedProcess
@@ -24,19 +25,25 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.5
 
 
-def service_process(settings: Settings, command: str) -> ManagedProcess:
-    """A ``cutstream <command>`` child (notifier, gateway) with ``settings``."""
+def service_process(
+    settings: Settings, command: str, log_path: Path | None = None
+) -> ManagedProcess:
+    """A ``cutstream <command>`` child (worker, notifier, gateway) with ``settings``;
+    its output goes to ``log_path``, or to this terminal."""
     env = {**os.environ, **settings.to_env()}
-    return ManagedProcess(command, [sys.executable, "-m", "streams", command], env=env)
+    argv = [sys.executable, "-m", "streams", command]
+    return ManagedProcess(command, argv, env=env, log_path=log_path)
 
 
 def worker_process(settings: Settings, index: int) -> ManagedProcess:
     """A processor worker child with ``settings`` passed down through the environment;
     worker N serves /healthz and /metrics on ``worker.web_port`` + N."""
-    env = {**os.environ, **settings.to_env()}
     if settings.worker.web_port:
-        env["CUTSTREAM_WORKER__WEB_PORT"] = str(settings.worker.web_port + index)
-    return ManagedProcess(f"worker-{index}", [sys.executable, "-m", "streams", "worker"], env=env)
+        worker = settings.worker.model_copy(update={"web_port": settings.worker.web_port + index})
+        settings = settings.model_copy(update={"worker": worker})
+    process = service_process(settings, "worker")
+    process.name = f"worker-{index}"
+    return process
 
 
 async def run_services(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -22,16 +20,14 @@ import pytest
 from streams.objectstore import S3ObjectStore
 from streams.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess, ensure_topics
+from tests.httpserver import Server, serve
+from tests.images import photo_jpeg
+from tests.integration.gateway_helpers import RunningGateway, gateway_settings, start_gateway
+from tests.integration.support import free_port, start_service
 
 pytestmark = pytest.mark.integration
 
 WorkerFactory = Callable[..., ManagedProcess]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def embedded_settings(state_dir: Path, **groups: dict[str, Any]) -> Settings:
@@ -139,14 +135,7 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
     started: list[ManagedProcess] = []
 
     def start(worker_settings: Settings = settings, command: str = "worker") -> ManagedProcess:
-        name = f"{command}-{len(started)}"
-        process = ManagedProcess(
-            name,
-            [sys.executable, "-m", "streams", command],
-            env={**os.environ, **worker_settings.to_env()},
-            log_path=tmp_path / f"{name}.log",
-        )
-        process.start()
+        process = start_service(worker_settings, command, tmp_path)
         started.append(process)
         return process
 
@@ -156,13 +145,30 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
         print(f"--- {process.name} log (last lines) ---\n{process.log_tail(40)}")
 
 
-def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedProcess:
-    """A `python -m streams <command>` process with ``settings``."""
-    process = ManagedProcess(
-        command,
-        [sys.executable, "-m", "streams", command],
-        env={**os.environ, **settings.to_env()},
-        log_path=log_dir / f"{command}-{uuid.uuid4().hex[:6]}.log",
-    )
-    process.start()
-    return process
+CUP = photo_jpeg("coffee")  # 600x400, the gateway tests' image
+
+
+@pytest.fixture(scope="session")
+def web() -> Iterator[Server]:
+    """Serves the test image at /cup.jpg and records every other request (webhooks)."""
+    with serve(
+        {"/cup.jpg": lambda h: h.reply(200, CUP)}, fallback=lambda h: h.reply(204)
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def api(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """A gateway, a worker and a notifier on topics private to this module."""
+    settings = gateway_settings(private_topics(stack_settings), sync_timeout_s=90.0)
+    asyncio.run(ensure_topics(settings, settings.all_topics))
+    logs = tmp_path_factory.mktemp("gateway-logs")
+    workers = [start_service(settings, "worker", logs), start_service(settings, "notifier", logs)]
+    gateway = asyncio.run(start_gateway(settings, logs))
+    gateway.processes += workers
+    yield gateway
+    gateway.stop()
+    for process in [gateway.process, *workers]:
+        print(f"--- {process.name} ---\n{process.log_tail(20)}")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+from PIL import Image
 
 from streams.settings import Settings
 from streams.stack import ManagedProcess
-from tests.integration.conftest import free_port, start_service
+from tests.httpserver import Server
+from tests.integration.support import free_port, start_service
 
 DEV_KEY = "test-dev-key-0123456789"
 
@@ -65,3 +69,35 @@ async def start_gateway(settings: Settings, log_dir: Path) -> RunningGateway:
 
 def bearer(key: str = DEV_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def hooks(web: Server, path: str) -> list[tuple[dict[str, str], bytes]]:
+    return [(h, b) for method, p, h, b in web.requests if method == "POST" and p == path]
+
+
+async def until_hooked(web: Server, path: str, timeout: float = 90) -> tuple[dict[str, str], bytes]:
+    deadline = time.monotonic() + timeout
+    while not hooks(web, path):
+        assert time.monotonic() < deadline, f"no webhook at {path}"
+        await asyncio.sleep(0.3)
+    return hooks(web, path)[0]
+
+
+async def poll(
+    client: httpx.AsyncClient, url: str, field: str, done: set[str], **kw: Any
+) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        response = await client.get(url, **kw)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body[field] in done:
+            return body
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.3)
+
+
+def image_of(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image

@@ -19,13 +19,9 @@ from streams.objectstore import S3ObjectStore
 from streams.settings import Settings
 from streams.stack import EmbeddedStack, ensure_topics
 from tests.images import PHOTOS, photo
-from tests.integration.conftest import (
-    WorkerFactory,
-    embedded_settings,
-    free_port,
-    private_topics,
-)
+from tests.integration.conftest import WorkerFactory, embedded_settings, private_topics
 from tests.integration.kafka import produce_raw, read_topic, wait_for_partitions
+from tests.integration.support import free_port
 
 pytestmark = pytest.mark.integration
 

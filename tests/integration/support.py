@@ -1,0 +1,21 @@
+"""Process and port helpers shared by the integration fixtures and tests."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from streams.runner import service_process
+from streams.settings import Settings
+from streams.stack import ManagedProcess
+from streams.stack.servers import free_port
+
+__all__ = ["free_port", "start_service"]
+
+
+def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedProcess:
+    """A running `python -m streams <command>` process with ``settings``, logging into
+    ``log_dir``."""
+    process = service_process(settings, command, log_dir / f"{command}-{uuid.uuid4().hex[:6]}.log")
+    process.start()
+    return process
