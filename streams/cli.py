@@ -46,11 +46,18 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 
-def _fail(exc: CutstreamError) -> click.ClickException:
-    return click.ClickException(str(exc))
+class _Cli(click.Group):
+    """The command group: a :class:`CutstreamError` from any command becomes one clean
+    error line and exit code 1, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CutstreamError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -98,16 +105,13 @@ def _run_services(workers: int) -> None:
 
     settings = _settings()
     gateway_url = f"http://{settings.gateway.host}:{settings.gateway.port}"
-    try:
-        code = asyncio.run(
-            run_services(
-                settings,
-                workers=workers,
-                on_ready=lambda e: _print_endpoints(e, workers, gateway_url),
-            )
+    code = asyncio.run(
+        run_services(
+            settings,
+            workers=workers,
+            on_ready=lambda e: _print_endpoints(e, workers, gateway_url),
         )
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    )
     sys.exit(code)
 
 
@@ -144,10 +148,7 @@ def provision_command() -> None:
     from streams.stack import provision
 
     settings = _settings()
-    try:
-        asyncio.run(provision(settings))
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    asyncio.run(provision(settings))
     out.print(
         f"provisioned buckets and topics on {settings.kafka_bootstrap} and {settings.s3_endpoint}"
     )
@@ -183,10 +184,7 @@ def keys_create(account: str, name: str) -> None:
 
     if not is_key_safe(account):
         raise click.BadParameter("1-128 characters of [A-Za-z0-9._-]", param_hint="--account")
-    try:
-        key, record = _key_store().create(account, name)
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    key, record = _key_store().create(account, name)
     console.print(f"created key {record.key_id} for account {account!r}; store it now:")
     out.print(key)
 
@@ -194,10 +192,7 @@ def keys_create(account: str, name: str) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """List keys (ids and accounts, never the keys)."""
-    try:
-        records = _key_store().list()
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    records = _key_store().list()
     table = Table(title="API keys")
     for column in ("id", "account", "name", "created", "revoked"):
         table.add_column(column)
@@ -217,10 +212,7 @@ def keys_list() -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by id; gateways stop accepting it within gateway.api_key_cache_s."""
-    try:
-        record = _key_store().revoke(key_id)
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    record = _key_store().revoke(key_id)
     out.print(f"revoked {record.key_id} (account {record.account})")
 
 
@@ -229,10 +221,7 @@ def notifier() -> None:
     """Run one webhook notifier (signed deliveries with retries, its own consumer group)."""
     from streams.notifier_app import run_notifier
 
-    try:
-        run_notifier(_settings())
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    run_notifier(_settings())
 
 
 @cli.command()
@@ -240,10 +229,7 @@ def worker() -> None:
     """Run one processor worker (a Faust worker in the processors' consumer group)."""
     from streams.app import run_worker
 
-    try:
-        run_worker(_settings())
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    run_worker(_settings())
 
 
 def _progress() -> Progress:
@@ -376,10 +362,7 @@ def remove(
     todo = [task for task in tasks if overwrite or not task.target.exists()]
     skipped = len(tasks) - len(todo)
     remover = build_remover(settings)
-    try:
-        remover.segmenter(options.model)  # fail once, up front, on a missing model
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    remover.segmenter(options.model)  # fail once, up front, on a missing model
     failures = []
     with _progress() as progress:
         bar = progress.add_task("removing backgrounds", total=len(todo))
@@ -416,28 +399,25 @@ def models_pull(names: tuple[str, ...]) -> None:
     from streams.modelpull import pull_model
 
     settings = _settings()
-    try:
-        registry = build_registry(settings)
-        specs = [registry.spec(name) for name in names]
-        for spec in specs:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task(spec.name, total=None)
-                path = pull_model(
-                    spec,
-                    settings.models.dir,
-                    settings.models.index_url,
-                    progress=partial(_advance, progress, task),
-                )
-            out.print(f"{spec.name}: installed at {path}")
-    except CutstreamError as exc:
-        raise _fail(exc) from exc
+    registry = build_registry(settings)
+    specs = [registry.spec(name) for name in names]
+    for spec in specs:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(spec.name, total=None)
+            path = pull_model(
+                spec,
+                settings.models.dir,
+                settings.models.index_url,
+                progress=partial(_advance, progress, task),
+            )
+        out.print(f"{spec.name}: installed at {path}")
 
 
 @models.command("list")
