@@ -2,6 +2,7 @@
 
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
+    RESULT_EVENTS,
     SCHEMA_VERSION,
     DeadLetter,
     Envelope,
@@ -21,6 +22,7 @@ from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
 
 __all__ = [
+    "RESULT_EVENTS",
     "SCHEMA_VERSION",
     "CutstreamError",
     "DeadLetter",

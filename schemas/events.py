@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    TypeAdapter,
     UrlConstraints,
 )
 
@@ -194,6 +195,9 @@ class ImageFailed(Envelope):
 
 
 ResultEvent = Annotated[ImageCompleted | ImageFailed, Field(discriminator="type")]
+
+RESULT_EVENTS = TypeAdapter[ImageCompleted | ImageFailed](ResultEvent)
+"""Parses a completed-or-failed event: ``RESULT_EVENTS.validate_json(data)``."""
 
 
 def result_event_id(account: str, request_id: str, kind: str) -> str:

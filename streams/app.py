@@ -34,7 +34,6 @@ from streams.jobs import JobStore
 from streams.objectstore import S3ObjectStore
 from streams.processor import Delivery, Inbound, Processor, RetryPolicy
 from streams.settings import Settings
-from streams.urlguard import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
         remover=remover,
         fetcher=Fetcher(
-            UrlPolicy(settings.urls.allow_http, settings.urls.allow_loopback),
+            settings.urls.policy(),
             FetchLimits(
                 settings.limits.max_input_bytes,
                 settings.urls.fetch_timeout_s,

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from processors.encode import MEDIA
 from schemas.events import (
+    RESULT_EVENTS,
     ImageCompleted,
-    ImageFailed,
     ImageRequest,
     ImageRequested,
     ResultEvent,
@@ -32,13 +32,11 @@ from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.jobs import JobStore, accepted
 from streams.objectstore import ObjectStore
 from streams.settings import Settings
-from streams.urlguard import UrlPolicy, resolve
+from streams.urlguard import resolve
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_RESULT = TypeAdapter[ImageCompleted | ImageFailed](ResultEvent)
 
 
 def new_request_id() -> str:
@@ -97,7 +95,7 @@ class ResultWatcher:
             for records in batches.values():
                 for record in records:
                     try:
-                        event = _RESULT.validate_json(record.value)
+                        event = RESULT_EVENTS.validate_json(record.value)
                     except ValidationError:
                         log.warning("ignoring malformed result at %s", record.offset)
                         continue
@@ -176,8 +174,7 @@ class Client:
         :class:`SubmitTimeoutError` if some results do not arrive within ``timeout``.
         """
         if webhook_url is not None:
-            urls = self.settings.urls
-            await resolve(webhook_url, UrlPolicy(urls.allow_http, urls.allow_loopback))
+            await resolve(webhook_url, self.settings.urls.policy())
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         targets = _output_paths(sources, out_dir, "." + MEDIA[options.format.resolved()][1])
         bucket = self.settings.s3.input_bucket

@@ -27,15 +27,15 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
+    RESULT_EVENTS,
     DeadLetter,
     ErrorInfo,
     ImageCompleted,
     ImageFailed,
-    ResultEvent,
 )
 from schemas.jobs import JobRecord
 from schemas.webhooks import (
@@ -59,7 +59,6 @@ from streams.webhooks import signed_headers
 
 log = logging.getLogger(__name__)
 
-_RESULT = TypeAdapter[ImageCompleted | ImageFailed](ResultEvent)
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 DISABLED_PREFIX = "_webhooks/disabled/"
 
@@ -157,7 +156,7 @@ class Notifier:
         a lock per request makes its check-then-record atomic within the process.
         """
         try:
-            result = _RESULT.validate_json(value)
+            result = RESULT_EVENTS.validate_json(value)
         except ValidationError:
             log.warning("notifier ignores a malformed result event")
             return None

@@ -36,7 +36,6 @@ from streams.jobs import JobStore
 from streams.notifier import Notifier, dead_letter_for
 from streams.objectstore import S3ObjectStore
 from streams.settings import Settings
-from streams.urlguard import UrlPolicy
 
 
 @dataclass(frozen=True)
@@ -101,13 +100,12 @@ def build_notifier_app(settings: Settings) -> faust.App:
     hooks = settings.webhooks
     app = create_app(settings, hooks.group_id, hooks.web_port)
     store = S3ObjectStore(settings)
-    public = settings.s3.public_endpoint
     notifier = Notifier(
         store=store,
-        presigner=S3ObjectStore(settings, endpoint_url=public) if public else store,
+        presigner=store.public(settings),
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
         settings=hooks,
-        policy=UrlPolicy(settings.urls.allow_http, settings.urls.allow_loopback),
+        policy=settings.urls.policy(),
     )
     topics = declare_topics(app, settings)
     register_notifier(app, topics, notifier, settings)

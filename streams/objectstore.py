@@ -124,12 +124,7 @@ class S3ObjectStore(ObjectStore):
                 response.release_conn()
 
     def exists(self, bucket: str, key: str) -> bool:
-        try:
-            with self._translated(f"s3://{bucket}/{key}"):
-                self.client.stat_object(bucket, key)
-        except ObjectNotFoundError:
-            return False
-        return True
+        return self.etag(bucket, key) is not None
 
     def list_buckets(self) -> list[str]:
         with self._translated("list buckets"):
@@ -152,6 +147,12 @@ class S3ObjectStore(ObjectStore):
     def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
         """A URL anyone holding it can GET the object with until ``expires`` passes."""
         return self.client.presigned_get_object(bucket, key, expires=expires)
+
+    def public(self, settings: Settings) -> S3ObjectStore:
+        """The store to presign output URLs with: this one, or one on
+        ``s3.public_endpoint`` when outsiders reach the store at another address."""
+        public = settings.s3.public_endpoint
+        return S3ObjectStore(settings, endpoint_url=public) if public else self
 
 
 class MemoryObjectStore(ObjectStore):

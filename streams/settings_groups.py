@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from processors.decode import AnimationPolicy, DecodeLimits
 from processors.segmenters import ModelSpec, RuntimeOptions
+from streams.urlguard import UrlPolicy
 from streams.webhooks import secret_key
 
 
@@ -229,6 +230,10 @@ class UrlSettings(Group):
     max_redirects: int = Field(
         default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
     )
+
+    def policy(self) -> UrlPolicy:
+        """The URL guard's policy these settings describe."""
+        return UrlPolicy(self.allow_http, self.allow_loopback)
 
 
 DEV_WEBHOOK_SECRET = SecretStr("whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==")

@@ -18,16 +18,16 @@ from datetime import timedelta
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from schemas.api.native import ObjectRef
 from schemas.events import (
+    RESULT_EVENTS,
     ImageCompleted,
     ImageFailed,
     ImageRequest,
     ImageRequested,
     OutputInfo,
-    ResultEvent,
     S3Object,
     UrlInput,
     is_key_safe,
@@ -42,11 +42,9 @@ from streams.jobs import JobStore
 from streams.keys import KeyStore
 from streams.objectstore import S3ObjectStore
 from streams.settings import Settings
-from streams.urlguard import UrlPolicy
 
 log = logging.getLogger(__name__)
 
-_RESULT = TypeAdapter[ImageCompleted | ImageFailed](ResultEvent)
 _PRIOR_SECONDS_PER_IMAGE = 2.0
 """Until results have been seen, estimates assume this (then the measured rate)."""
 _RATE_WINDOW_S = 300.0
@@ -59,11 +57,10 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = S3ObjectStore(settings)
-        public = settings.s3.public_endpoint
-        self.presigner = S3ObjectStore(settings, endpoint_url=public) if public else self.store
+        self.presigner = self.store.public(settings)
         self.jobs = JobStore(self.store, settings.s3.jobs_bucket)
         self.keys = KeyStore(self.store, settings.s3.jobs_bucket, settings.gateway.api_key_cache_s)
-        self.url_policy = UrlPolicy(settings.urls.allow_http, settings.urls.allow_loopback)
+        self.url_policy = settings.urls.policy()
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id=f"{settings.kafka.client_id}-gateway",
@@ -100,7 +97,7 @@ class Gateway:
             for records in batches.values():
                 for record in records:
                     try:
-                        result = _RESULT.validate_json(record.value)
+                        result = RESULT_EVENTS.validate_json(record.value)
                     except ValidationError:
                         continue
                     self.completions.append(now)

@@ -4,9 +4,10 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from schemas import (
+    RESULT_EVENTS,
     SCHEMA_VERSION,
     ErrorCode,
     ErrorInfo,
@@ -16,7 +17,6 @@ from schemas import (
     ImageRequested,
     ImageResult,
     OutputInfo,
-    ResultEvent,
     S3Object,
     UrlInput,
 )
@@ -92,7 +92,6 @@ def test_unknown_option_is_rejected_with_its_name() -> None:
 
 
 def test_result_events_are_told_apart_by_type() -> None:
-    adapter: TypeAdapter[ImageCompleted | ImageFailed] = TypeAdapter(ResultEvent)
     output = OutputInfo(
         bucket="out", key="acme/r.png", content_type="image/png", size_bytes=10, width=3, height=2
     )
@@ -105,10 +104,10 @@ def test_result_events_are_told_apart_by_type() -> None:
             error=ErrorInfo(code=ErrorCode.INVALID_IMAGE_FORMAT, message="bad"), attempts=1
         ),
     )
-    parsed_completed = adapter.validate_json(completed.model_dump_json())
+    parsed_completed = RESULT_EVENTS.validate_json(completed.model_dump_json())
     assert isinstance(parsed_completed, ImageCompleted)
     assert parsed_completed.payload.output.width == 3
-    parsed = adapter.validate_json(failed.model_dump_json())
+    parsed = RESULT_EVENTS.validate_json(failed.model_dump_json())
     assert isinstance(parsed, ImageFailed)
     assert parsed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
     assert (
