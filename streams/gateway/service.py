@@ -68,6 +68,10 @@ class Gateway:
             enable_idempotence=settings.kafka.enable_idempotence,
         )
         self.watcher = ResultWatcher(settings)
+        self.admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id=f"{settings.kafka.client_id}-gateway-admin",
+        )
         self.waiters: dict[tuple[str, str], asyncio.Future[ImageCompleted | ImageFailed]] = {}
         self.completions: deque[float] = deque(maxlen=500)
         self._dispatcher: asyncio.Task[None] | None = None
@@ -76,11 +80,13 @@ class Gateway:
     async def start(self) -> None:
         await self.producer.start()
         await self.watcher.start()
+        await self.admin.start()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="result-dispatcher")
 
     async def stop(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
+        await self.admin.close()
         await self.watcher.stop()
         await self.producer.stop()
 
@@ -123,7 +129,26 @@ class Gateway:
             existing = await self.jobs.get(account, request_id)
             if existing is not None:
                 return existing
-        request_id = request_id or new_request_id()
+        return await self._publish(
+            account,
+            request_id or new_request_id(),
+            source,
+            options,
+            webhook_url=webhook_url,
+            webhook_format=webhook_format,
+        )
+
+    async def _publish(
+        self,
+        account: str,
+        request_id: str,
+        source: ImageSource,
+        options: RemovalOptions,
+        *,
+        webhook_url: str | None = None,
+        webhook_format: str = "native",
+    ) -> JobRecord:
+        """Submit a new job under a fresh ``request_id``."""
         request = ImageRequested(
             request_id=request_id,
             account=account,
@@ -178,9 +203,7 @@ class Gateway:
         )
         self.waiters[(account, request_id)] = waiter
         try:
-            await self.submit(
-                account, source, options, request_id=request_id, webhook_format=webhook_format
-            )
+            await self._publish(account, request_id, source, options, webhook_format=webhook_format)
             return await asyncio.wait_for(waiter, self.settings.gateway.sync_timeout_s)
         except TimeoutError:
             raise ApiError(
@@ -241,10 +264,8 @@ class Gateway:
 
     async def _measure_lag(self) -> int:
         topic = self.settings.topics.requests
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
         try:
-            await admin.start()
-            committed = await admin.list_consumer_group_offsets(self.settings.worker.group_id)
+            committed = await self.admin.list_consumer_group_offsets(self.settings.worker.group_id)
             consumer = self.watcher.consumer
             partitions = [
                 TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
@@ -253,8 +274,6 @@ class Gateway:
         except KafkaError as exc:
             log.warning("cannot measure the backlog: %s", exc)
             return 0
-        finally:
-            await admin.close()
         return sum(
             max(0, end - (committed[tp].offset if tp in committed else 0))
             for tp, end in ends.items()
