@@ -138,11 +138,9 @@ def register_processor(
         message = _inbound(event)
         size = len(message.value)
         await budget.acquire(size)
-        metrics.IN_FLIGHT.inc()
         try:
             await publisher.publish(await processor.handle(message))
         finally:
-            metrics.IN_FLIGHT.dec()
             await budget.release(size)
 
     register_in_flight_agent(

@@ -140,7 +140,8 @@ async def process_in_flight(
 
     async def run(event: Any, done: asyncio.Event) -> None:
         try:
-            await handle(event)
+            with metrics.IN_FLIGHT.track_inprogress():
+                await handle(event)
             done.set()
         except Exception:
             log.exception("handler failed; its event stays unacked until a restart")
@@ -229,7 +230,7 @@ def register_web(app: faust.App, started: float) -> None:
                 "worker": worker_id(),
                 "uptime_s": round(time.time() - started, 1),
                 "assigned_partitions": assignment,
-                "in_flight": metrics.IN_FLIGHT._value.get(),
+                "in_flight": metrics.gauge_value(metrics.IN_FLIGHT),
             }
         )
 

@@ -27,10 +27,18 @@ REPUBLISHED = Counter(
     "cutstream_republished_total",
     "Redelivered requests answered from their finished job record, without recomputing.",
 )
-IN_FLIGHT = Gauge("cutstream_in_flight_requests", "Requests being processed right now.")
+IN_FLIGHT = Gauge(
+    "cutstream_in_flight_requests",
+    "Messages being handled right now: requests in a worker, deliveries in a notifier.",
+)
 IN_FLIGHT_BYTES = Gauge("cutstream_in_flight_bytes", "Input bytes held by requests in flight.")
 WEBHOOK_ATTEMPTS = Counter(
     "cutstream_webhook_attempts_total",
     "Webhook delivery attempts, by what followed: delivered, retry, disable, exhausted, refused.",
     ["outcome"],
 )
+
+
+def gauge_value(gauge: Gauge) -> float:
+    """A gauge's current value, read through the public ``collect()`` API."""
+    return next(iter(gauge.collect())).samples[0].value
