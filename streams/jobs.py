@@ -94,6 +94,14 @@ def failed(
     return _finished(record, JobStatus.FAILED, event_id, at, error=error)
 
 
+def canceled(record: JobRecord, at: datetime | None = None) -> JobRecord:
+    """Canceled before it started; a later attempt finds it finished and does nothing."""
+    if record.status.finished or record.status is JobStatus.PROCESSING:
+        return record
+    at = at or utc_now()
+    return _moved(record, JobStatus.CANCELED, at, finished_at=at)
+
+
 class JobStore:
     """Reads and writes job records (blocking calls run in threads)."""
 
@@ -129,11 +137,3 @@ class JobStore:
             "application/json",
         )
         return record
-
-
-def canceled(record: JobRecord, at: datetime | None = None) -> JobRecord:
-    """Canceled before it started; a later attempt finds it finished and does nothing."""
-    if record.status.finished or record.status is JobStatus.PROCESSING:
-        return record
-    at = at or utc_now()
-    return _moved(record, JobStatus.CANCELED, at, finished_at=at)

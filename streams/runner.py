@@ -26,13 +26,13 @@ _POLL_S = 0.5
 
 
 def service_process(
-    settings: Settings, command: str, log_path: Path | None = None
+    settings: Settings, command: str, log_path: Path | None = None, name: str | None = None
 ) -> ManagedProcess:
     """A ``cutstream <command>`` child (worker, notifier, gateway) with ``settings``;
     its output goes to ``log_path``, or to this terminal."""
     env = {**os.environ, **settings.to_env()}
     argv = [sys.executable, "-m", "streams", command]
-    return ManagedProcess(command, argv, env=env, log_path=log_path)
+    return ManagedProcess(name or command, argv, env=env, log_path=log_path)
 
 
 def worker_process(settings: Settings, index: int) -> ManagedProcess:
@@ -41,9 +41,7 @@ def worker_process(settings: Settings, index: int) -> ManagedProcess:
     if settings.worker.web_port:
         worker = settings.worker.model_copy(update={"web_port": settings.worker.web_port + index})
         settings = settings.model_copy(update={"worker": worker})
-    process = service_process(settings, "worker")
-    process.name = f"worker-{index}"
-    return process
+    return service_process(settings, "worker", name=f"worker-{index}")
 
 
 async def run_services(
