@@ -154,37 +154,39 @@ def shadow_layer(
     return layer
 
 
+def _background(
+    rgb: Image.Image, alpha: Image.Image, options: RemovalOptions
+) -> Image.Image | None:
+    """The layer under the subject, or ``None`` for a plain cutout."""
+    if options.bg_color is not None:
+        return solid(rgb.size, options.bg_color)
+    if options.bg_blur is not None:
+        return blurred_background(rgb, alpha, options.bg_blur)
+    if options.bg_gradient is not None:
+        return gradient(rgb.size, *options.bg_gradient)
+    if options.shadow:
+        return solid(rgb.size, RGBA(0, 0, 0, 0))
+    return None
+
+
 def compose(rgb: Image.Image, alpha: Image.Image, options: RemovalOptions) -> Image.Image:
     """The picture to encode: "L" (the mask), "RGB" (flattened) or "RGBA"."""
     if options.channels is Channels.ALPHA:
         return alpha
-    size = rgb.size
-    background: Image.Image | None = None
-    if options.bg_color is not None:
-        background = solid(size, options.bg_color)
-    elif options.bg_blur is not None:
-        background = blurred_background(rgb, alpha, options.bg_blur)
-    elif options.bg_gradient is not None:
-        background = gradient(size, *options.bg_gradient)
-    elif options.shadow:
-        background = solid(size, RGBA(0, 0, 0, 0))
-    if background is None:
-        cutout = rgb.convert("RGBA")
-        cutout.putalpha(alpha)
-        picture = cutout
-    else:
+    picture = rgb.convert("RGBA")
+    picture.putalpha(alpha)
+    background = _background(rgb, alpha, options)
+    if background is not None:
         if options.shadow:
             background.alpha_composite(
                 shadow_layer(
                     alpha, options.shadow_color, options.shadow_offset, options.shadow_blur
                 )
             )
-        subject = rgb.convert("RGBA")
-        subject.putalpha(alpha)
-        background.alpha_composite(subject)
+        background.alpha_composite(picture)
         picture = background
     if options.flattened:
-        flat = solid(size, WHITE)
+        flat = solid(rgb.size, WHITE)
         flat.alpha_composite(picture)
         return flat.convert("RGB")
     return picture

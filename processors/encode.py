@@ -42,8 +42,7 @@ def clear_transparent(picture: Image.Image) -> Image.Image:
         return picture
     alpha = picture.getchannel("A")
     visible = alpha.point(lambda v: 255 if v else 0)
-    cleared = Image.composite(picture, Image.new("RGBA", picture.size), visible)
-    return cleared
+    return Image.composite(picture, Image.new("RGBA", picture.size), visible)
 
 
 def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
