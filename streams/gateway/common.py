@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from schemas.events import ImageCompleted, ImageFailed
 from schemas.options import RemovalOptions
-from streams.gateway.errors import ApiError
+from streams.gateway.errors import ApiError, from_code
 from streams.gateway.service import Gateway
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -85,12 +85,16 @@ def validated_options(given: Mapping[str, Any]) -> RemovalOptions:
         raise ApiError(400, "invalid_request", f"{where}: {error['msg']}") from None
 
 
+def failure(result: ImageFailed) -> ApiError:
+    """A failed result as an error answer, with the status its code has everywhere."""
+    error = result.payload.error
+    return from_code(error.code, error.message)
+
+
 async def image_response(service: Gateway, result: ImageCompleted | ImageFailed) -> Response:
     """The result's image with its metadata headers, or its failure as an error."""
     if isinstance(result, ImageFailed):
-        error = result.payload.error
-        status = 500 if error.code == "internal_error" else 400
-        raise ApiError(status, str(error.code), error.message)
+        raise failure(result)
     output = result.payload.output
     headers = {
         "X-Request-ID": result.request_id,

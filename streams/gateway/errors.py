@@ -68,9 +68,14 @@ _STATUS: dict[str, int] = {
 }
 
 
+def from_code(code: str, message: str) -> ApiError:
+    """The answer for an error code, raised here or carried by a failed event."""
+    return ApiError(_STATUS.get(code, 500), str(code), message)
+
+
 def from_cutstream(exc: CutstreamError) -> ApiError:
     """The answer for an image-core or streams error."""
-    return ApiError(_STATUS.get(exc.code, 500), str(exc.code), exc.message)
+    return from_code(exc.code, exc.message)
 
 
 # Seed-specific names for the same conditions.

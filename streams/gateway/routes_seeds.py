@@ -23,6 +23,7 @@ from schemas.api.seeds import (
     RemoveBgResponse,
     RemoveError,
 )
+from schemas.events import ImageFailed
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
 from streams.gateway.common import (
@@ -30,6 +31,7 @@ from streams.gateway.common import (
     Account,
     Service,
     estimate_range,
+    failure,
     image_response,
     options_from,
     validated_options,
@@ -87,11 +89,8 @@ async def remove_bg_v1(
     else:
         source = await checked_url(body.image, service.url_policy)
     result = await service.submit_and_wait(account, source, RemovalOptions())
-    if result.type == "image.failed":
-        error = result.payload.error
-        raise ApiError(
-            400 if error.code != "internal_error" else 500, str(error.code), error.message
-        )
+    if isinstance(result, ImageFailed):
+        raise failure(result)
     return RemoveBgResponse(
         success=True,
         image_url=service.output_url(result.payload.output, 24 * 3600),
