@@ -76,13 +76,18 @@ def options_from(fields: Mapping[str, Any]) -> RemovalOptions:
     return validated_options(given)
 
 
+def invalid_request(exc: ValidationError, whole: str) -> ApiError:
+    """A 400 naming the first invalid field (``whole`` when the error is not in a field)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or whole
+    return ApiError(400, "invalid_request", f"{where}: {error['msg']}")
+
+
 def validated_options(given: Mapping[str, Any]) -> RemovalOptions:
     try:
         return RemovalOptions.model_validate(dict(given))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "options"
-        raise ApiError(400, "invalid_request", f"{where}: {error['msg']}") from None
+        raise invalid_request(exc, "options") from None
 
 
 def failure(result: ImageFailed) -> ApiError:

@@ -13,6 +13,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from starlette.datastructures import UploadFile
+
 from processors.decode import sniff_format
 from schemas.api.native import ObjectRef
 from streams.gateway.errors import ApiError
@@ -54,6 +56,11 @@ def checked_upload(data: bytes, filename: str, max_bytes: int) -> Upload:
             400, "invalid_image_format", "unsupported image format: JPEG, PNG and WebP are accepted"
         )
     return Upload(data, _safe_name(filename))
+
+
+async def read_upload(upload: UploadFile, max_bytes: int) -> Upload:
+    """An uploaded file, checked like any other image (the body cap bounds the read)."""
+    return checked_upload(await upload.read(), upload.filename or "image", max_bytes)
 
 
 def decode_inline(text: str, max_bytes: int) -> Upload:

@@ -24,16 +24,17 @@ from streams.gateway.common import (
     Account,
     Service,
     image_response,
+    invalid_request,
     options_from,
 )
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import (
     ImageSource,
-    checked_upload,
     checked_url,
     checked_webhook,
     decode_inline,
     missing_image,
+    read_upload,
 )
 from streams.gateway.service import Gateway
 
@@ -90,16 +91,16 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
                 | {"options": options}
             )
         except ValidationError as exc:
-            raise _invalid(exc) from None
+            raise invalid_request(exc, "body") from None
         if isinstance(upload, UploadFile):
             if job.image_url or job.image_base64:
                 raise ApiError(400, "invalid_request", "give one image, not a file and more")
-            return checked_upload(await upload.read(), upload.filename or "image", limit), job
+            return await read_upload(upload, limit), job
     elif content_type.startswith("application/json"):
         try:
             job = JobCreate.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise _invalid(exc) from None
+            raise invalid_request(exc, "body") from None
     else:
         raise ApiError(400, "invalid_request", "send application/json or multipart/form-data")
     if job.image_url is not None:
@@ -109,12 +110,6 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
     if job.image is not None:
         return job.image, job
     raise missing_image("image (file), image_url, image_base64 or image (object)")
-
-
-def _invalid(exc: ValidationError) -> ApiError:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    return ApiError(400, "invalid_request", f"{where}: {error['msg']}")
 
 
 async def job_view(service: Gateway, record: JobRecord) -> JobView:

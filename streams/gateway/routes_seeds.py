@@ -39,11 +39,11 @@ from streams.gateway.common import (
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import (
     ImageSource,
-    checked_upload,
     checked_url,
     checked_webhook,
     decode_inline,
     missing_image,
+    read_upload,
 )
 from streams.gateway.service import Gateway
 from streams.views import artwork
@@ -56,15 +56,10 @@ def errors(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, 
     return {status: {"model": model} for status in statuses}
 
 
-async def read_file(
-    upload: UploadFile | None, service: Gateway, limit: int | None = None
-) -> ImageSource:
+async def read_file(upload: UploadFile | None, service: Gateway) -> ImageSource:
     if upload is None:
         raise missing_image("the image as a file")
-    cap = min(
-        limit or service.settings.limits.max_input_bytes, service.settings.limits.max_input_bytes
-    )
-    return checked_upload(await upload.read(), upload.filename or "image", cap)
+    return await read_upload(upload, service.settings.limits.max_input_bytes)
 
 
 # seed 000: JSON in, an output URL out -------------------------------------------------------
