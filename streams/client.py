@@ -18,7 +18,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from processors.encode import MEDIA
 from schemas.events import (
     RESULT_EVENTS,
     ImageCompleted,
@@ -28,6 +27,7 @@ from schemas.events import (
     S3Object,
 )
 from schemas.options import RemovalOptions
+from streams.batch import plan
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.jobs import JobStore, accepted
 from streams.objectstore import ObjectStore
@@ -35,6 +35,8 @@ from streams.settings import Settings
 from streams.urlguard import resolve
 
 log = logging.getLogger(__name__)
+
+_UPLOADS_AT_ONCE = 8
 
 T = TypeVar("T")
 
@@ -114,18 +116,6 @@ class Outcome:
     saved_to: Path | None
 
 
-def _output_paths(sources: Sequence[Path], out_dir: Path, suffix: str) -> list[Path]:
-    """``out_dir/<stem><suffix>`` for each source, made unique within the batch."""
-    seen: dict[str, int] = {}
-    paths = []
-    for source in sources:
-        count = seen.get(source.stem, 0)
-        seen[source.stem] = count + 1
-        stem = source.stem if count == 0 else f"{source.stem}-{count}"
-        paths.append(out_dir / f"{stem}{suffix}")
-    return paths
-
-
 def _store_retries(patience_s: float) -> AsyncRetrying:
     """Retry transient object-store errors with exponential backoff for ``patience_s``."""
     return AsyncRetrying(
@@ -176,7 +166,7 @@ class Client:
         if webhook_url is not None:
             await resolve(webhook_url, self.settings.urls.policy())
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        targets = _output_paths(sources, out_dir, "." + MEDIA[options.format.resolved()][1])
+        targets = [task.target for task in plan(sources, out_dir, options)]
         bucket = self.settings.s3.input_bucket
         requests = [
             ImageRequested(
@@ -218,17 +208,19 @@ class Client:
     async def _upload(self, requests: Sequence[ImageRequested], sources: Sequence[Path]) -> None:
         """Store each input and its "accepted" job record, before anything is published."""
         jobs_store = JobStore(self.store, self.settings.s3.jobs_bucket)
+        slots = asyncio.Semaphore(_UPLOADS_AT_ONCE)  # bounds the input bytes held in memory
 
         async def upload(request: ImageRequested, source: Path) -> None:
-            data = await asyncio.to_thread(source.read_bytes)
             target = request.payload.input
             assert isinstance(target, S3Object)
-            await self._retrying(
-                lambda: asyncio.to_thread(
-                    self.store.put, target.bucket, target.key, data, "application/octet-stream"
+            async with slots:
+                data = await asyncio.to_thread(source.read_bytes)
+                await self._retrying(
+                    lambda: asyncio.to_thread(
+                        self.store.put, target.bucket, target.key, data, "application/octet-stream"
+                    )
                 )
-            )
-            await self._retrying(lambda: jobs_store.put(accepted(request)))
+                await self._retrying(lambda: jobs_store.put(accepted(request)))
 
         await asyncio.gather(*(upload(r, s) for r, s in zip(requests, sources, strict=True)))
 
