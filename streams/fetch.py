@@ -50,9 +50,6 @@ class Fetcher:
             headers={"User-Agent": "cutstream/0.1 (+input fetcher)"},
         )
 
-    async def close(self) -> None:
-        await self.client.aclose()
-
     async def fetch(self, url: str) -> bytes:
         """The body at ``url``. Raises :class:`InputFetchError`, the guard's errors, or
         :class:`ImageTooLargeError` (as soon as the cap is passed, not after)."""
