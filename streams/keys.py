@@ -13,9 +13,9 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from datetime import datetime
 
+from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import AccountId, utc_now
@@ -23,6 +23,7 @@ from streams.exceptions import ObjectNotFoundError
 from streams.objectstore import ObjectStore
 
 PREFIX = "_keys/"
+_CACHE_ENTRIES = 10_000
 _FORMAT = re.compile(r"^csk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 
 
@@ -47,8 +48,9 @@ class KeyStore:
     def __init__(self, store: ObjectStore, bucket: str, cache_s: float = 10.0) -> None:
         self.store = store
         self.bucket = bucket
-        self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        # Bounded: every well-formed key presented (found or not) takes an entry.
+        # Values are 1-tuples so that a cached "no such key" is told apart from a miss.
+        self._cache: TTLCache[str, tuple[ApiKeyRecord | None]] = TTLCache(_CACHE_ENTRIES, cache_s)
 
     def create(self, account: str, name: str = "") -> tuple[str, ApiKeyRecord]:
         """A new key for ``account``: returns the key (shown once) and its record."""
@@ -85,12 +87,11 @@ class KeyStore:
         return record.account if hmac.compare_digest(record.sha256, _digest(key)) else None
 
     async def _cached(self, key_id: str) -> ApiKeyRecord | None:
-        now = time.monotonic()
         hit = self._cache.get(key_id)
-        if hit is not None and now - hit[0] < self.cache_s:
-            return hit[1]
+        if hit is not None:
+            return hit[0]
         record = await asyncio.to_thread(self._get, key_id)
-        self._cache[key_id] = (now, record)
+        self._cache[key_id] = (record,)
         return record
 
     def _get(self, key_id: str) -> ApiKeyRecord | None:
