@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from schemas.errors import CutstreamError
 from streams.gateway import routes_native, routes_seeds
+from streams.gateway.common import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
 from streams.gateway.service import Gateway
@@ -69,10 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error.get("loc", ())) or "request"
-        message = f"{where}: {error.get('msg', 'invalid')}"
-        return render(shape_for(request.url.path), ApiError(400, "invalid_request", message))
+        return render(shape_for(request.url.path), invalid_request(exc.errors(), "request"))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

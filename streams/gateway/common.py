@@ -4,7 +4,7 @@ answers with their metadata headers."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -76,18 +76,19 @@ def options_from(fields: Mapping[str, Any]) -> RemovalOptions:
     return validated_options(given)
 
 
-def invalid_request(exc: ValidationError, whole: str) -> ApiError:
-    """A 400 naming the first invalid field (``whole`` when the error is not in a field)."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or whole
-    return ApiError(400, "invalid_request", f"{where}: {error['msg']}")
+def invalid_request(errors: Sequence[Any], whole: str) -> ApiError:
+    """A 400 naming the first invalid field of pydantic's ``errors()`` (``whole`` when the
+    error is not in a field)."""
+    error = errors[0]
+    where = ".".join(str(part) for part in error.get("loc", ())) or whole
+    return ApiError(400, "invalid_request", f"{where}: {error.get('msg', 'invalid')}")
 
 
 def validated_options(given: Mapping[str, Any]) -> RemovalOptions:
     try:
         return RemovalOptions.model_validate(dict(given))
     except ValidationError as exc:
-        raise invalid_request(exc, "options") from None
+        raise invalid_request(exc.errors(), "options") from None
 
 
 def failure(result: ImageFailed) -> ApiError:

@@ -91,7 +91,7 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
                 | {"options": options}
             )
         except ValidationError as exc:
-            raise invalid_request(exc, "body") from None
+            raise invalid_request(exc.errors(), "body") from None
         if isinstance(upload, UploadFile):
             if job.image_url or job.image_base64:
                 raise ApiError(400, "invalid_request", "give one image, not a file and more")
@@ -100,7 +100,7 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
         try:
             job = JobCreate.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise invalid_request(exc, "body") from None
+            raise invalid_request(exc.errors(), "body") from None
     else:
         raise ApiError(400, "invalid_request", "send application/json or multipart/form-data")
     if job.image_url is not None:
