@@ -18,6 +18,8 @@ from tests.httpserver import Server
 from tests.integration.support import free_port, start_service
 
 DEV_KEY = "test-dev-key-0123456789"
+TEXT = b"this is a shopping list, not a picture"
+"""A body that is not an image (for the format errors)."""
 
 
 def gateway_settings(base: Settings, **gateway: object) -> Settings:

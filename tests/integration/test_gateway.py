@@ -21,6 +21,7 @@ from streams.stack import ensure_topics
 from tests.httpserver import Server
 from tests.integration.conftest import CUP, private_topics
 from tests.integration.gateway_helpers import (
+    TEXT,
     RunningGateway,
     bearer,
     gateway_settings,
@@ -30,9 +31,6 @@ from tests.integration.gateway_helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-TEXT = b"this is a shopping list, not a picture"
-
 
 # native --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from tests.httpserver import Server
 from tests.integration.conftest import CUP
 from tests.integration.gateway_helpers import (
     DEV_KEY,
+    TEXT,
     RunningGateway,
     bearer,
     image_of,
@@ -22,9 +23,6 @@ from tests.integration.gateway_helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-TEXT = b"this is a shopping list, not a picture"
-
 
 # seed 000 ------------------------------------------------------------------------------
 
