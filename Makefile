@@ -49,7 +49,7 @@ clean: ## Remove the venv, tool cache and local state (not the model cache)
 	rm -rf $(VENV) $(TOOLS) .cutstream .pytest_cache .mypy_cache .ruff_cache
 
 docs: $(SYNCED) ## Regenerate docs/configuration.md, docs/options.md and schemas/json/
-	$(BIN)/python -m streams.configdoc
+	$(BIN)/python -m streams.config.docs
 	$(BIN)/python -m schemas.export
 
 bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net, PNG and WebP

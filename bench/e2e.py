@@ -32,10 +32,10 @@ from bench.report import machine, replace_section
 from schemas.events import ImageRequest, ImageRequested, S3Object
 from schemas.options import RemovalOptions
 from streams.client import ResultWatcher, new_request_id
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess
 from streams.stack.servers import free_port
+from streams.storage.objectstore import S3ObjectStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ from processors.compose import compose, foreground_box, subject_alpha
 from processors.decode import decode
 from processors.encode import encode
 from schemas.options import RemovalOptions
-from streams.imaging import build_remover
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
 
 ROOT = Path(__file__).resolve().parents[1]
 

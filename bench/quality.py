@@ -27,8 +27,8 @@ from processors import Remover
 from processors.segmenters import Segmenter
 from processors.segmenters.base import to_mask
 from schemas.options import RemovalOptions
-from streams.imaging import build_remover
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval" / "sod-dev"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.dataset import photos
 from bench.report import machine, replace_section
-from streams.settings import Settings
+from streams.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,9 +25,9 @@ from PIL import Image
 from bench.dataset import photos
 from bench.report import machine, replace_section
 from schemas.options import RemovalOptions
-from streams.batch import plan, run
-from streams.imaging import build_remover
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
+from streams.local import plan, run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,12 +27,12 @@ from schemas.events import (
     S3Object,
 )
 from schemas.options import RemovalOptions
-from streams.batch import plan
+from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
-from streams.jobs import JobStore, accepted
-from streams.objectstore import ObjectStore
-from streams.settings import Settings
-from streams.urlguard import resolve
+from streams.local import plan
+from streams.net.urlguard import resolve
+from streams.storage.jobs import JobStore, accepted
+from streams.storage.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 
 from processors import Remover
 from processors.segmenters import KNOWN_MODELS, ModelRegistry
-from streams.modelpull import is_installed
-from streams.settings import ModelSettings
+from streams.config.settings import ModelSettings
+from streams.imaging.modelpull import is_installed
 
 
 @pytest.fixture(scope="session")

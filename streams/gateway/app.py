@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from schemas.errors import CutstreamError
-from streams.gateway import routes_native, routes_seeds
-from streams.gateway.common import invalid_request
+from streams.config.settings import Settings
+from streams.gateway.deps import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
+from streams.gateway.routes import compat, native
 from streams.gateway.service import Gateway
-from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
             await service.stop()
 
     app = FastAPI(title="cutstream", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.include_router(routes_native.router)
-    for router in routes_seeds.ROUTERS:
+    app.include_router(native.router)
+    for router in compat.ROUTERS:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

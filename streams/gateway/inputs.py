@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from processors.decode import sniff_format
 from schemas.api.native import ObjectRef
 from streams.gateway.errors import ApiError
-from streams.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
+from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
 
 _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+/-]+)?(?P<params>(;[\w-]+=[\w.+-]+)*)(?P<b64>;base64)?,"

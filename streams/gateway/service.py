@@ -34,14 +34,14 @@ from schemas.events import (
 )
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
-from streams import jobs
 from streams.client import ResultWatcher, new_request_id
+from streams.config.settings import Settings
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import ImageSource, RemoteImage, Upload
-from streams.jobs import JobStore
-from streams.keys import KeyStore
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.storage import jobs
+from streams.storage.apikeys import KeyStore
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

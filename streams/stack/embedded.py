@@ -8,9 +8,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from streams.config.settings import LOOPBACK, Settings
 from streams.exceptions import StackError
-from streams.objectstore import S3ObjectStore
-from streams.settings import LOOPBACK, Settings
 from streams.stack.process import ManagedProcess
 from streams.stack.provision import (
     ensure_buckets,
@@ -21,6 +20,7 @@ from streams.stack.provision import (
     wait_until,
 )
 from streams.stack.servers import free_port, kafka_broker, s3_gate, s3_server
+from streams.storage.objectstore import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

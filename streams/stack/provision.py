@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.config.settings import Settings
 from streams.exceptions import StackError, StorageUnavailableError
-from streams.objectstore import ObjectStore, S3ObjectStore
-from streams.settings import Settings
 from streams.stack.process import ManagedProcess
+from streams.storage.objectstore import ObjectStore, S3ObjectStore
 
 log = logging.getLogger(__name__)
 

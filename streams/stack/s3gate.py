@@ -24,8 +24,8 @@ from collections import defaultdict
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.storage.objectstore import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

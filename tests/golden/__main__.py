@@ -5,8 +5,8 @@ from __future__ import annotations
 from PIL import Image
 
 from schemas.options import RemovalOptions
-from streams.imaging import build_remover
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
 from tests.golden import golden_path, shrink_alpha
 from tests.images import PHOTOS, photo_jpeg
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess, ensure_topics
+from streams.storage.objectstore import S3ObjectStore
 from tests.httpserver import Server, serve
 from tests.images import photo_jpeg
 from tests.integration.gateway_helpers import RunningGateway, gateway_settings, start_gateway

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import ManagedProcess
 from tests.httpserver import Server
 from tests.integration.support import free_port, start_service

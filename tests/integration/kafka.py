@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.settings import Settings
+from streams.config.settings import Settings
 
 
 async def produce_raw(settings: Settings, topic: str, values: Iterable[bytes]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from streams.runner import service_process
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import ManagedProcess
 from streams.stack.servers import free_port
+from streams.stack.supervisor import service_process
 
 __all__ = ["free_port", "start_service"]
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli import cli
-from streams.settings import Settings
+from streams.config.settings import Settings
 from tests.images import photo_jpeg
 from tests.integration.conftest import WorkerFactory
 

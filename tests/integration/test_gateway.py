@@ -14,10 +14,10 @@ import schemathesis
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Err, Ok
 
-from streams.keys import KeyStore
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import ensure_topics
+from streams.storage.apikeys import KeyStore
+from streams.storage.objectstore import S3ObjectStore
 from tests.httpserver import Server
 from tests.integration.conftest import CUP, private_topics
 from tests.integration.gateway_helpers import (

@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from streams.webhooks import verify
+from streams.notifier.signing import verify
 from tests.httpserver import Server
 from tests.integration.conftest import CUP
 from tests.integration.gateway_helpers import (

@@ -18,14 +18,14 @@ from standardwebhooks import Webhook
 
 from schemas import ImageRequested, OutputInfo, RemovalOptions
 from schemas.jobs import JobRecord
-from streams import jobs
 from streams.client import Client
-from streams.jobs import JobStore
-from streams.objectstore import S3ObjectStore
-from streams.processor import completed_event
-from streams.settings import Settings
+from streams.config.settings import Settings
+from streams.notifier.signing import verify
 from streams.stack import ensure_topics
-from streams.webhooks import verify
+from streams.storage import jobs
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import S3ObjectStore
+from streams.worker.handling import completed_event
 from tests.httpserver import Handler, Server, serve
 from tests.images import photo_jpeg
 from tests.integration.conftest import WorkerFactory, private_topics

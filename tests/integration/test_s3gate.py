@@ -9,10 +9,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack.provision import tcp_probe, wait_until
 from streams.stack.servers import free_port, s3_gate
+from streams.storage.objectstore import S3ObjectStore
 
 pytestmark = pytest.mark.integration
 

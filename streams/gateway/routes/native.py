@@ -1,0 +1,212 @@
+"""The native API: ``/v1/jobs`` (async, poll, cancel) and ``/v1/remove-background`` (sync).
+
+Both take JSON (``image_url``, ``image_base64`` / a data URI, or ``image`` = an object
+reference) or ``multipart/form-data`` (an ``image`` file, or the same fields as form
+fields); options are the fields of the options model, at the top level of a form or under
+``options`` in JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from schemas.api.native import ApiErrorBody, ErrorView, JobCreate, JobView, OutputView
+from schemas.jobs import JobRecord, JobStatus
+from schemas.options import RemovalOptions
+from streams.gateway.deps import (
+    IMAGE_RESPONSE,
+    Account,
+    Service,
+    image_response,
+    invalid_request,
+    options_from,
+)
+from streams.gateway.errors import ApiError
+from streams.gateway.inputs import (
+    ImageSource,
+    checked_url,
+    checked_webhook,
+    decode_inline,
+    missing_image,
+    read_upload,
+)
+from streams.gateway.service import Gateway
+
+router = APIRouter(tags=["native"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ApiErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid request, image or option (the code says which)"),
+        (401, "Missing or invalid API key"),
+        (413, "Image too large"),
+        (503, "Cannot queue the job right now"),
+    )
+}
+
+_FORM_FIELDS: dict[str, Any] = {
+    "image": {"type": "string", "format": "binary", "description": "The image file."},
+    "image_url": {"type": "string"},
+    "image_base64": {"type": "string"},
+    "webhook_url": {"type": "string"},
+    "request_id": {"type": "string"},
+    **{name: {"type": "string"} for name in RemovalOptions.model_fields},
+}
+REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": _FORM_FIELDS}},
+        },
+    }
+}
+
+
+async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, JobCreate]:
+    """The image source and the rest of a native request, JSON or multipart."""
+    limit = service.settings.limits.max_input_bytes
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("image")
+        fields: dict[str, Any] = {
+            key: form.getlist(key) if len(form.getlist(key)) > 1 else value
+            for key, value in form.items()
+            if not isinstance(value, UploadFile)
+        }
+        options = options_from(fields)
+        try:
+            job = JobCreate.model_validate(
+                {
+                    key: fields.get(key) or None
+                    for key in ("image_url", "image_base64", "webhook_url", "request_id")
+                }
+                | {"options": options}
+            )
+        except ValidationError as exc:
+            raise invalid_request(exc.errors(), "body") from None
+        if isinstance(upload, UploadFile):
+            if job.image_url or job.image_base64:
+                raise ApiError(400, "invalid_request", "give one image, not a file and more")
+            return await read_upload(upload, limit), job
+    elif content_type.startswith("application/json"):
+        try:
+            job = JobCreate.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise invalid_request(exc.errors(), "body") from None
+    else:
+        raise ApiError(400, "invalid_request", "send application/json or multipart/form-data")
+    if job.image_url is not None:
+        return await checked_url(str(job.image_url), service.url_policy), job
+    if job.image_base64 is not None:
+        return decode_inline(job.image_base64, limit), job
+    if job.image is not None:
+        return job.image, job
+    raise missing_image("image (file), image_url, image_base64 or image (object)")
+
+
+async def job_view(service: Gateway, record: JobRecord) -> JobView:
+    output = None
+    if record.output is not None:
+        expiry = service.settings.webhooks.output_url_expiry_s
+        box = record.output.foreground
+        output = OutputView(
+            url=service.output_url(record.output, expiry),
+            expires_at=datetime.now(UTC) + timedelta(seconds=expiry),
+            content_type=record.output.content_type,
+            width=record.output.width,
+            height=record.output.height,
+            size_bytes=record.output.size_bytes,
+            foreground=box.model_dump() if box else None,
+        )
+    pending = record.status in (JobStatus.ACCEPTED, JobStatus.PROCESSING)
+    return JobView(
+        id=record.request_id,
+        account=record.account,
+        status=record.status.value,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        duration_ms=record.duration_ms,
+        attempts=record.attempts,
+        options=record.request.options,
+        output=output,
+        error=ErrorView(code=str(record.error.code), message=record.error.message)
+        if record.error and record.status is JobStatus.FAILED
+        else None,
+        webhook_url=str(record.request.webhook_url) if record.request.webhook_url else None,
+        webhook_deliveries=len(record.deliveries),
+        estimated_completion_s=round(await service.estimate_s(), 1) if pending else None,
+    )
+
+
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    response_model=JobView,
+    responses=ERRORS,
+    openapi_extra=REQUEST_BODY,
+    summary="Create a background-removal job",
+)
+async def create_job(request: Request, account: Account, service: Service) -> JobView:
+    """Accepts the image and answers at once; poll `GET /v1/jobs/{id}` or give a
+    `webhook_url`. Posting an existing `request_id` again returns that job."""
+    source, job = await parse_job(request, service)
+    webhook = await checked_webhook(
+        str(job.webhook_url) if job.webhook_url else None, service.url_policy
+    )
+    record = await service.submit(
+        account, source, job.options, webhook_url=webhook, request_id=job.request_id
+    )
+    return await job_view(service, record)
+
+
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=JobView,
+    responses={401: ERRORS[401], 404: {"model": ApiErrorBody, "description": "No such job"}},
+    summary="Get a job",
+)
+async def get_job(job_id: str, account: Account, service: Service) -> JobView:
+    return await job_view(service, await service.job(account, job_id))
+
+
+@router.delete(
+    "/v1/jobs/{job_id}",
+    response_model=JobView,
+    responses={
+        401: ERRORS[401],
+        404: {"model": ApiErrorBody, "description": "No such job"},
+        409: {"model": ApiErrorBody, "description": "The job has already started"},
+    },
+    summary="Cancel a job that has not started",
+)
+async def cancel_job(job_id: str, account: Account, service: Service) -> JobView:
+    return await job_view(service, await service.cancel(account, job_id))
+
+
+@router.post(
+    "/v1/remove-background",
+    response_class=Response,
+    responses={
+        **IMAGE_RESPONSE,
+        **ERRORS,
+        504: {"model": ApiErrorBody, "description": "Not done in time; poll the job"},
+    },
+    openapi_extra=REQUEST_BODY,
+    summary="Remove the background and answer with the image",
+)
+async def remove_background(request: Request, account: Account, service: Service) -> Response:
+    """Waits up to `gateway.sync_timeout_s` for the result; after that, 504 with the job
+    id (the job goes on and can be polled)."""
+    source, job = await parse_job(request, service)
+    result = await service.submit_and_wait(account, source, job.options)
+    return await image_response(service, result)

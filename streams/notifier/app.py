@@ -1,0 +1,120 @@
+"""The webhook notifier worker: results → delivery tasks → signed POSTs, with retry tiers.
+
+Two agents and the delay tiers, in their own consumer group (``webhooks.group_id``):
+
+- *plan* reads the completed and failed topics and, for requests that asked for a
+  webhook, puts a delivery task on ``topics.webhook_deliveries``;
+- *deliver* makes up to ``webhooks.concurrency`` attempts at once (a slow receiver holds
+  one slot, not the others), then puts failed attempts on the retry tier for their attempt
+  number — a delay topic, never a sleep in this loop — or, when exhausted or refused,
+  publishes a dead letter and a ``webhook.exhausted`` event;
+- the retry tiers hand due tasks back to the deliveries topic.
+
+Acks follow :mod:`streams.messaging.faustkit`: after the outcome is published, in arrival order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from schemas.webhooks import DeliveryTask
+from streams.config.settings import Settings
+from streams.messaging.faustkit import (
+    attempt_of,
+    create_app,
+    delay_headers,
+    raw_topic,
+    register_delay_tiers,
+    register_in_flight_agent,
+    register_web,
+    run_app,
+)
+from streams.notifier.delivery import Notifier, dead_letter_for
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import S3ObjectStore
+
+
+@dataclass(frozen=True)
+class NotifierTopics:
+    results: faust.TopicT
+    deliveries: faust.TopicT
+    retries: tuple[faust.TopicT, ...]
+    dead_letter: faust.TopicT
+    events: faust.TopicT
+
+
+def declare_topics(app: faust.App, settings: Settings) -> NotifierTopics:
+    topics = settings.topics
+    return NotifierTopics(
+        results=app.topic(topics.completed, topics.failed, key_type=bytes, value_type=bytes),
+        deliveries=raw_topic(app, topics.webhook_deliveries),
+        retries=tuple(raw_topic(app, name) for name in settings.webhook_retry_topics),
+        dead_letter=raw_topic(app, topics.webhook_dead_letter),
+        events=raw_topic(app, topics.webhook_events),
+    )
+
+
+def register_notifier(
+    app: faust.App, topics: NotifierTopics, notifier: Notifier, settings: Settings
+) -> None:
+    hooks = settings.webhooks
+
+    async def plan(event: Any) -> None:
+        task = await notifier.plan(event.value or b"")
+        if task is not None:
+            await topics.deliveries.send(
+                key=task.result.request_id.encode(), value=task.model_dump_json().encode()
+            )
+
+    async def deliver(event: Any) -> None:
+        task = DeliveryTask.model_validate_json(event.value or b"")
+        attempt = attempt_of(event) + 1
+        result = await notifier.attempt(task, attempt)
+        if result.retry_delay_s is not None:
+            await topics.retries[attempt - 1].send(
+                key=event.key,
+                value=event.value,
+                headers=delay_headers(attempt, result.retry_delay_s),
+            )
+        if result.exhausted is not None:
+            source = (event.message.topic, event.message.partition, event.message.offset)
+            letter = dead_letter_for(task, result.exhausted, source)
+            await topics.dead_letter.send(key=event.key, value=letter.model_dump_json().encode())
+            await topics.events.send(
+                key=event.key, value=result.exhausted.model_dump_json().encode()
+            )
+
+    for topic, name, handle in (
+        (topics.results, "cutstream.webhooks.plan", plan),
+        (topics.deliveries, "cutstream.webhooks.deliver", deliver),
+    ):
+        register_in_flight_agent(app, topic, name, handle, settings, concurrency=hooks.concurrency)
+
+
+def build_notifier_app(settings: Settings) -> faust.App:
+    """The complete notifier app."""
+    hooks = settings.webhooks
+    app = create_app(settings, hooks.group_id, hooks.web_port)
+    store = S3ObjectStore(settings)
+    notifier = Notifier(
+        store=store,
+        presigner=store.public(settings),
+        jobs_store=JobStore(store, settings.s3.jobs_bucket),
+        settings=hooks,
+        policy=settings.urls.policy(),
+    )
+    topics = declare_topics(app, settings)
+    register_notifier(app, topics, notifier, settings)
+    register_delay_tiers(app, topics.retries, topics.deliveries, "cutstream.webhooks.retry")
+    if hooks.web_port > 0:
+        register_web(app, time.time())
+    return app
+
+
+def run_notifier(settings: Settings) -> None:
+    """Run a notifier worker in the foreground until SIGTERM/SIGINT."""
+    run_app(build_notifier_app(settings), settings)

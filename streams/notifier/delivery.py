@@ -1,0 +1,402 @@
+"""The webhook notifier's work, independent of Faust.
+
+``Notifier.plan`` turns a result event into a delivery task (when its request asked for a
+webhook and none is under way); ``Notifier.attempt`` makes one signed delivery and decides
+what comes next. The policy:
+
+- only 2xx is success; redirects are never followed (a 3xx is a failure);
+- 410 Gone disables the endpoint: no further attempts, now or for later results;
+- 429 and 503 honour ``Retry-After`` (seconds or an HTTP date, capped);
+- anything else — other statuses, timeouts, connection errors — is retried on the
+  schedule, then the delivery is exhausted: a dead letter and a ``webhook.exhausted``;
+- a URL the guard refuses at delivery time is never called: exhausted at once.
+
+Every attempt is appended to the request's job record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+from pydantic import ValidationError
+
+from schemas.errors import CutstreamError, ErrorCode
+from schemas.events import (
+    RESULT_EVENTS,
+    DeadLetter,
+    ErrorInfo,
+    ImageCompleted,
+    ImageFailed,
+)
+from schemas.jobs import JobRecord
+from schemas.webhooks import (
+    DeliveryAttempt,
+    DeliveryOutcome,
+    DeliveryTask,
+    JobsWebhook,
+    NativeWebhook,
+    NativeWebhookData,
+    WebhookExhausted,
+    WebhookExhaustedPayload,
+    WebhookFormat,
+)
+from streams import metrics
+from streams.config.settings import WebhookSettings
+from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
+from streams.notifier.signing import signed_headers
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import S3ObjectStore
+from streams.views import artwork
+
+log = logging.getLogger(__name__)
+
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+DISABLED_PREFIX = "_webhooks/disabled/"
+
+
+_RECORDED_AS: dict[str, DeliveryOutcome] = {
+    "delivered": "delivered",
+    "retry": "retrying",
+    "disable": "endpoint_disabled",
+    "exhausted": "exhausted",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What follows an attempt."""
+
+    outcome: Literal["delivered", "retry", "disable", "exhausted"]
+    delay_s: float | None = None
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds (delta-seconds or an HTTP date), if valid."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def decide(
+    status: int | None, retry_after: str | None, attempt: int, settings: WebhookSettings
+) -> Decision:
+    """The policy, for attempt number ``attempt`` (1-based) that got ``status``
+    (``None``: no answer)."""
+    if status is not None and 200 <= status < 300:
+        return Decision("delivered")
+    if status == 410:
+        return Decision("disable")
+    if attempt > len(settings.retry_delays_s):
+        return Decision("exhausted")
+    delay = settings.retry_delays_s[attempt - 1]
+    if status in _RETRY_AFTER_STATUSES:
+        asked = retry_after_seconds(retry_after)
+        if asked is not None:
+            delay = min(asked, settings.max_retry_after_s)
+    return Decision("retry", delay)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """One attempt's record and what to publish after it."""
+
+    record: DeliveryAttempt
+    retry_delay_s: float | None = None
+    exhausted: WebhookExhausted | None = None
+
+
+class Notifier:
+    """Plans and makes webhook deliveries. One per process; attempts run concurrently."""
+
+    def __init__(
+        self,
+        *,
+        store: S3ObjectStore,
+        presigner: S3ObjectStore,
+        jobs_store: JobStore,
+        settings: WebhookSettings,
+        policy: UrlPolicy,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.store = store
+        self.presigner = presigner
+        self.jobs = jobs_store
+        self.settings = settings
+        self.policy = policy
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False
+        )
+        self._plan_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def plan(self, value: bytes) -> DeliveryTask | None:
+        """The delivery a result event calls for, or ``None`` (no webhook requested, a
+        malformed event, or a delivery for this result already started — a republished
+        result does not notify twice).
+
+        The start is recorded in the job record before the task is returned. Results are
+        keyed by request id, so one notifier process sees all copies of a request's result;
+        a lock per request makes its check-then-record atomic within the process.
+        """
+        try:
+            result = RESULT_EVENTS.validate_json(value)
+        except ValidationError:
+            log.warning("notifier ignores a malformed result event")
+            return None
+        key = (result.account, result.request_id)
+        lock = self._plan_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._plan(result)
+        finally:
+            if not lock.locked():
+                self._plan_locks.pop(key, None)
+
+    async def _plan(self, result: ImageCompleted | ImageFailed) -> DeliveryTask | None:
+        record = await self.jobs.get(result.account, result.request_id)
+        if record is None or record.request.webhook_url is None:
+            return None
+        if result.event_id in record.webhooks_planned:
+            return None
+        planned = [*record.webhooks_planned, result.event_id]
+        await self.jobs.put(record.model_copy(update={"webhooks_planned": planned}))
+        return DeliveryTask(
+            webhook_id=result.event_id,
+            url=str(record.request.webhook_url),
+            format=WebhookFormat(record.request.webhook_format),
+            result=result,
+        )
+
+    async def attempt(self, task: DeliveryTask, attempt: int) -> AttemptResult:
+        """Make delivery attempt ``attempt`` (1-based) of ``task``."""
+        result = task.result
+        if await self._disabled(task.url):
+            skipped = self._record(
+                task, attempt, "skipped_disabled", error="endpoint disabled (410)"
+            )
+            await self._append(result, skipped)
+            return AttemptResult(skipped)
+        record = await self.jobs.get(result.account, result.request_id)
+        body = self.body(task, record)
+        secrets_ = self.settings.secrets_for(result.account, task.url)
+        headers = {
+            **signed_headers(secrets_, task.webhook_id, body),
+            "content-type": "application/json",
+            "user-agent": "cutstream-webhooks/1",
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        retry_after: str | None = None
+        error: str | None = None
+        try:
+            target = await resolve(task.url, self.policy)
+            response = await self.client.post(
+                target.pinned_url(),
+                content=body,
+                headers={**headers, "host": target.host_header},
+                extensions={"sni_hostname": target.host},
+            )
+            status = response.status_code
+            retry_after = response.headers.get("retry-after")
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except UrlNotAllowedError as exc:
+            return await self._refused(task, attempt, exc)
+        except UrlUnresolvableError as exc:
+            error = exc.message
+        except httpx.TimeoutException:
+            error = f"no answer within {self.settings.timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        latency = (time.perf_counter() - started) * 1000
+        decision = decide(status, retry_after, attempt, self.settings)
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome=decision.outcome).inc()
+        outcome = _RECORDED_AS[decision.outcome]
+        attempt_record = self._record(
+            task, attempt, outcome, status, latency, error, decision.delay_s
+        )
+        await self._append(result, attempt_record)
+        if decision.outcome == "disable":
+            await self._disable(task.url)
+        if decision.outcome == "exhausted":
+            return AttemptResult(
+                attempt_record, exhausted=self._exhausted(task, attempt, status, error)
+            )
+        return AttemptResult(attempt_record, retry_delay_s=decision.delay_s)
+
+    def body(self, task: DeliveryTask, record: JobRecord | None) -> bytes:
+        """The JSON body in the request's chosen shape (presigned output URL included)."""
+        result = task.result
+        output_url = self._output_url(result)
+        completed_at = result.created_at
+        if task.format is WebhookFormat.JOBS:
+            payload = JobsWebhook(
+                job_id=result.request_id,
+                status="completed" if isinstance(result, ImageCompleted) else "failed",
+                output_url=output_url,
+                error_message=result.payload.error.message
+                if isinstance(result, ImageFailed)
+                else None,
+                completed_at=completed_at,
+            ).model_dump(mode="json", exclude_none=True)
+        elif task.format is WebhookFormat.ARTWORKS and record is not None:
+            payload = artwork(record, output_url).model_dump(mode="json")
+        else:
+            payload = self._native(result, record, output_url).model_dump(mode="json")
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    def _output_url(self, result: ImageCompleted | ImageFailed) -> str | None:
+        if not isinstance(result, ImageCompleted):
+            return None
+        output = result.payload.output
+        expiry = timedelta(seconds=self.settings.output_url_expiry_s)
+        return self.presigner.presigned_get_url(output.bucket, output.key, expiry)
+
+    def _native(
+        self, result: ImageCompleted | ImageFailed, record: JobRecord | None, output_url: str | None
+    ) -> NativeWebhook:
+        succeeded = isinstance(result, ImageCompleted)
+        expires = (
+            datetime.now(UTC) + timedelta(seconds=self.settings.output_url_expiry_s)
+            if output_url
+            else None
+        )
+        return NativeWebhook(
+            type=result.type,
+            timestamp=datetime.now(UTC),
+            data=NativeWebhookData(
+                request_id=result.request_id,
+                job_id=result.request_id,
+                account=result.account,
+                status="succeeded" if succeeded else "failed",
+                output_url=output_url,
+                output_url_expires_at=expires,
+                output=result.payload.output if isinstance(result, ImageCompleted) else None,
+                error=result.payload.error if isinstance(result, ImageFailed) else None,
+                attempts=result.payload.attempts,
+                created_at=record.created_at if record else result.created_at,
+                completed_at=result.created_at,
+                trace_id=result.trace_id,
+            ),
+        )
+
+    def _record(
+        self,
+        task: DeliveryTask,
+        attempt: int,
+        outcome: DeliveryOutcome,
+        status: int | None = None,
+        latency_ms: float | None = None,
+        error: str | None = None,
+        next_in_s: float | None = None,
+    ) -> DeliveryAttempt:
+        return DeliveryAttempt(
+            webhook_id=task.webhook_id,
+            attempt=attempt,
+            url=task.url,
+            status_code=status,
+            latency_ms=round(latency_ms, 1) if latency_ms is not None else None,
+            outcome=outcome,
+            error=error,
+            next_attempt_in_s=next_in_s,
+        )
+
+    async def _append(self, result: ImageCompleted | ImageFailed, attempt: DeliveryAttempt) -> None:
+        """Append ``attempt`` to the job record (best effort: the record may be gone)."""
+        try:
+            record = await self.jobs.get(result.account, result.request_id)
+            if record is not None:
+                deliveries = [*record.deliveries, attempt]
+                await self.jobs.put(record.model_copy(update={"deliveries": deliveries}))
+        except CutstreamError as exc:
+            log.warning("could not record webhook attempt for %s: %s", result.request_id, exc)
+
+    async def _refused(
+        self, task: DeliveryTask, attempt: int, exc: UrlNotAllowedError
+    ) -> AttemptResult:
+        log.warning("webhook %s refused: %s", task.url, exc.message)
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome="refused").inc()
+        record = self._record(task, attempt, "refused", error=exc.message)
+        await self._append(task.result, record)
+        exhausted = self._exhausted(task, attempt, None, exc.message, reason="url_refused")
+        return AttemptResult(record, exhausted=exhausted)
+
+    def _exhausted(
+        self,
+        task: DeliveryTask,
+        attempts: int,
+        status: int | None,
+        error: str | None,
+        reason: Literal["retries_exhausted", "url_refused"] = "retries_exhausted",
+    ) -> WebhookExhausted:
+        result = task.result
+        return WebhookExhausted(
+            request_id=result.request_id,
+            account=result.account,
+            trace_id=result.trace_id,
+            payload=WebhookExhaustedPayload(
+                webhook_id=task.webhook_id,
+                url=task.url,
+                attempts=attempts,
+                reason=reason,
+                last_status_code=status,
+                last_error=error,
+            ),
+        )
+
+    # Disabled endpoints: one marker object per URL, shared by every notifier process.
+
+    def _marker(self, url: str) -> str:
+        return DISABLED_PREFIX + hashlib.sha256(url.encode()).hexdigest() + ".json"
+
+    async def _disabled(self, url: str) -> bool:
+        return await asyncio.to_thread(self.store.exists, self.jobs.bucket, self._marker(url))
+
+    async def _disable(self, url: str) -> None:
+        log.warning("webhook endpoint %s answered 410 Gone: disabled", url)
+        marker = json.dumps({"url": url, "disabled_at": datetime.now(UTC).isoformat()})
+        await asyncio.to_thread(
+            self.store.put, self.jobs.bucket, self._marker(url), marker.encode(), "application/json"
+        )
+
+
+def dead_letter_for(
+    task: DeliveryTask, exhausted: WebhookExhausted, source: tuple[str, int, int]
+) -> DeadLetter:
+    """The dead letter recording an undeliverable webhook."""
+    topic, partition, offset = source
+    payload = exhausted.payload
+    reason: Literal["webhook_exhausted", "webhook_refused"] = (
+        "webhook_refused" if payload.reason == "url_refused" else "webhook_exhausted"
+    )
+    message = payload.last_error or f"HTTP {payload.last_status_code}"
+    code = ErrorCode.URL_NOT_ALLOWED if reason == "webhook_refused" else ErrorCode.WEBHOOK_FAILED
+    return DeadLetter(
+        reason=reason,
+        error=ErrorInfo(code=code, message=message),
+        request_id=task.result.request_id,
+        account=task.result.account,
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        attempts=payload.attempts,
+        original=task.model_dump_json(),
+        original_encoding="utf-8",
+    )

@@ -1,0 +1,84 @@
+"""``cutstream stack`` and ``cutstream up``: run the services in the foreground.
+
+The runner owns every child: the embedded servers, the processor workers, the webhook
+notifier and the HTTP gateway. Ctrl-C or SIGTERM stops the services first (they finish and
+commit), then the broker, then S3. If a service dies on its own, the runner stops
+everything and exits non-zero rather than carrying on half-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.config.settings import Settings
+from streams.stack import EmbeddedStack, Endpoint, ManagedProcess
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.5
+
+
+def service_process(
+    settings: Settings, command: str, log_path: Path | None = None, name: str | None = None
+) -> ManagedProcess:
+    """A ``cutstream <command>`` child (worker, notifier, gateway) with ``settings``;
+    its output goes to ``log_path``, or to this terminal."""
+    env = {**os.environ, **settings.to_env()}
+    argv = [sys.executable, "-m", "streams", command]
+    return ManagedProcess(name or command, argv, env=env, log_path=log_path)
+
+
+def worker_process(settings: Settings, index: int) -> ManagedProcess:
+    """A processor worker child with ``settings`` passed down through the environment;
+    worker N serves /healthz and /metrics on ``worker.web_port`` + N."""
+    if settings.worker.web_port:
+        worker = settings.worker.model_copy(update={"web_port": settings.worker.web_port + index})
+        settings = settings.model_copy(update={"worker": worker})
+    return service_process(settings, "worker", name=f"worker-{index}")
+
+
+async def run_services(
+    settings: Settings, *, workers: int, on_ready: Callable[[list[Endpoint]], None]
+) -> int:
+    """Start the stack and ``workers`` processor workers; block until a signal.
+
+    Returns the exit code: 0 after a requested stop, 1 if a worker died on its own.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    stack = EmbeddedStack(settings)
+    children: list[ManagedProcess] = []
+    try:
+        await stack.start()
+        planned = [worker_process(settings, index) for index in range(workers)]
+        if workers:
+            planned += [service_process(settings, "notifier"), service_process(settings, "gateway")]
+        for child in planned:
+            child.start()
+            children.append(child)
+        on_ready(stack.endpoints())
+        while not stop.is_set():
+            for child in children:
+                if (code := child.poll()) is not None:
+                    log.error("%s exited with code %s; stopping everything", child.name, code)
+                    return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _POLL_S)
+        return 0
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.stop(settings.stack.stop_timeout_s)
+        stack.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,139 @@
+"""Job records in the object store: one JSON document per request, written idempotently.
+
+Key: ``<account>/<request_id>.json`` in ``s3.jobs_bucket``. The transitions are pure
+functions of (record, facts) so that they are testable on their own; a finished record is
+returned unchanged by every transition, so a late or repeated write cannot undo an outcome.
+Only the worker that owns the request's partition writes its record, so there is one
+writer at a time (rclone has no conditional writes to lean on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.events import ErrorInfo, ImageRequested, OutputInfo, utc_now
+from schemas.jobs import JobRecord, JobStatus, Transition
+from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
+from streams.storage.objectstore import ObjectStore
+
+
+def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
+    """A new record for a request nobody has started."""
+    at = at or utc_now()
+    return JobRecord(
+        request_id=request.request_id,
+        account=request.account,
+        status=JobStatus.ACCEPTED,
+        request=request.payload,
+        trace_id=request.trace_id,
+        created_at=request.created_at,
+        updated_at=at,
+        history=[Transition(status=JobStatus.ACCEPTED, at=at)],
+    )
+
+
+def _moved(
+    record: JobRecord, status: JobStatus, at: datetime, note: str | None = None, **changes: Any
+) -> JobRecord:
+    step = Transition(status=status, at=at, attempt=record.attempts, note=note)
+    return record.model_copy(
+        update={"status": status, "updated_at": at, "history": [*record.history, step], **changes}
+    )
+
+
+def attempt_started(record: JobRecord, worker: str, at: datetime | None = None) -> JobRecord:
+    """Processing begins (again): count the attempt."""
+    if record.status.finished:
+        return record
+    at = at or utc_now()
+    record = record.model_copy(update={"attempts": record.attempts + 1})
+    return _moved(
+        record, JobStatus.PROCESSING, at, worker=worker, started_at=record.started_at or at
+    )
+
+
+def retry_scheduled(record: JobRecord, error: ErrorInfo, at: datetime | None = None) -> JobRecord:
+    """A transient error: the request goes to a retry topic; remember why."""
+    if record.status.finished:
+        return record
+    return _moved(record, JobStatus.PROCESSING, at or utc_now(), error=error, note="retrying")
+
+
+def _finished(
+    record: JobRecord, status: JobStatus, event_id: str, at: datetime | None, **changes: Any
+) -> JobRecord:
+    """The outcome, once: a finished record is returned unchanged."""
+    if record.status.finished:
+        return record
+    at = at or utc_now()
+    duration = (at - record.started_at).total_seconds() * 1000 if record.started_at else None
+    return _moved(
+        record,
+        status,
+        at,
+        finished_at=at,
+        duration_ms=duration,
+        result_event_id=event_id,
+        **changes,
+    )
+
+
+def succeeded(
+    record: JobRecord, output: OutputInfo, event_id: str, at: datetime | None = None
+) -> JobRecord:
+    return _finished(record, JobStatus.SUCCEEDED, event_id, at, output=output, error=None)
+
+
+def failed(
+    record: JobRecord, error: ErrorInfo, event_id: str, at: datetime | None = None
+) -> JobRecord:
+    return _finished(record, JobStatus.FAILED, event_id, at, error=error)
+
+
+def canceled(record: JobRecord, at: datetime | None = None) -> JobRecord:
+    """Canceled before it started; a later attempt finds it finished and does nothing."""
+    if record.status.finished or record.status is JobStatus.PROCESSING:
+        return record
+    at = at or utc_now()
+    return _moved(record, JobStatus.CANCELED, at, finished_at=at)
+
+
+class JobStore:
+    """Reads and writes job records (blocking calls run in threads)."""
+
+    def __init__(self, store: ObjectStore, bucket: str) -> None:
+        self.store = store
+        self.bucket = bucket
+
+    @staticmethod
+    def key(account: str, request_id: str) -> str:
+        return f"{account}/{request_id}.json"
+
+    async def get(self, account: str, request_id: str) -> JobRecord | None:
+        """The record, or ``None`` if there is none. A corrupt record counts as none."""
+        try:
+            data = await asyncio.to_thread(
+                self.store.get, self.bucket, self.key(account, request_id)
+            )
+        except ObjectNotFoundError:
+            return None
+        try:
+            return JobRecord.model_validate_json(data)
+        except ValidationError as exc:
+            raise StorageUnavailableError(
+                f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
+            ) from exc
+
+    async def put(self, record: JobRecord) -> JobRecord:
+        await asyncio.to_thread(
+            self.store.put,
+            self.bucket,
+            self.key(record.account, record.request_id),
+            record.model_dump_json().encode(),
+            "application/json",
+        )
+        return record

@@ -1,0 +1,196 @@
+"""Object-store adapter: one blocking interface, an S3 implementation and an in-memory one.
+
+Callers on the event loop use ``asyncio.to_thread``; the minio client is synchronous.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.error import InvalidResponseError, S3Error, ServerError
+
+from streams.config.settings import Settings
+from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject"})
+_CLIENT_ERRORS = (S3Error, InvalidResponseError, ServerError, urllib3.exceptions.HTTPError)
+
+
+class ObjectStore(ABC):
+    """Blocking object store used for inputs, outputs and job records.
+
+    Every method raises :class:`ObjectNotFoundError` for a missing object or bucket and
+    :class:`StorageUnavailableError` when the store cannot be reached.
+    """
+
+    @abstractmethod
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` unless it exists. Called once at provisioning time."""
+
+    @abstractmethod
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        """Write ``data`` at ``key``, replacing what was there."""
+
+    @abstractmethod
+    def get(self, bucket: str, key: str) -> bytes:
+        """Read the whole object at ``key``."""
+
+    @abstractmethod
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether an object exists at ``key``."""
+
+    @abstractmethod
+    def list_buckets(self) -> list[str]:
+        """Names of all buckets; also serves as a cheap liveness probe."""
+
+    @abstractmethod
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Keys under ``prefix`` (recursively), sorted."""
+
+
+class S3ObjectStore(ObjectStore):
+    """Any S3-compatible store (MinIO, AWS S3, rclone serve s3) through the minio client."""
+
+    def __init__(
+        self, settings: Settings, *, retries: int = 3, endpoint_url: str | None = None
+    ) -> None:
+        url = endpoint_url or settings.s3_endpoint
+        endpoint = urlsplit(url)
+        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+            raise ValueError(f"S3 endpoint must be an http(s) URL, got {url!r}")
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5.0, read=60.0),
+            retries=urllib3.Retry(
+                total=retries, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
+            ),
+            maxsize=16,
+        )
+        self.endpoint = url
+        self.client = Minio(
+            endpoint.netloc,
+            access_key=settings.s3.access_key,
+            secret_key=settings.s3.secret_key.get_secret_value(),
+            secure=endpoint.scheme == "https",
+            region=settings.s3.region,
+            http_client=http,
+        )
+
+    def _translate(self, exc: Exception, what: str) -> Exception:
+        if isinstance(exc, S3Error) and exc.code in _NOT_FOUND_CODES:
+            return ObjectNotFoundError(f"{what} does not exist")
+        # rclone answers errors as text/xml, which minio reports as InvalidResponseError.
+        if isinstance(exc, InvalidResponseError) and "Response code: 404" in str(exc):
+            return ObjectNotFoundError(f"{what} does not exist")
+        return StorageUnavailableError(f"object store at {self.endpoint} failed on {what}: {exc}")
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except _CLIENT_ERRORS as exc:
+            raise self._translate(exc, what) from exc
+
+    def ensure_bucket(self, bucket: str) -> None:
+        with self._translated(f"bucket {bucket}"):
+            if self.client.bucket_exists(bucket):
+                return
+            try:
+                self.client.make_bucket(bucket)
+            except S3Error as exc:  # created concurrently by another process
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        with self._translated(f"s3://{bucket}/{key}"):
+            self.client.put_object(
+                bucket, key, io.BytesIO(data), len(data), content_type=content_type
+            )
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with self._translated(f"s3://{bucket}/{key}"):
+            response = self.client.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return self.etag(bucket, key) is not None
+
+    def list_buckets(self) -> list[str]:
+        with self._translated("list buckets"):
+            return [bucket.name for bucket in self.client.list_buckets()]
+
+    def etag(self, bucket: str, key: str) -> str | None:
+        """The object's ETag (without quotes), or ``None`` if it does not exist."""
+        try:
+            with self._translated(f"s3://{bucket}/{key}"):
+                stat = self.client.stat_object(bucket, key)
+        except ObjectNotFoundError:
+            return None
+        return (stat.etag or "").strip('"')
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with self._translated(f"s3://{bucket}/{prefix}*"):
+            objects = self.client.list_objects(bucket, prefix=prefix, recursive=True)
+            return sorted(obj.object_name for obj in objects if obj.object_name)
+
+    def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
+        """A URL anyone holding it can GET the object with until ``expires`` passes."""
+        return self.client.presigned_get_object(bucket, key, expires=expires)
+
+    def public(self, settings: Settings) -> S3ObjectStore:
+        """The store to presign output URLs with: this one, or one on
+        ``s3.public_endpoint`` when outsiders reach the store at another address."""
+        public = settings.s3.public_endpoint
+        return S3ObjectStore(settings, endpoint_url=public) if public else self
+
+
+class MemoryObjectStore(ObjectStore):
+    """A dict-backed store with the same contract, for unit tests and dry runs."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[str, tuple[bytes, str]]] = {}
+        self._lock = threading.Lock()
+
+    def _bucket(self, bucket: str) -> dict[str, tuple[bytes, str]]:
+        try:
+            return self._buckets[bucket]
+        except KeyError:
+            raise ObjectNotFoundError(f"bucket {bucket} does not exist") from None
+
+    def ensure_bucket(self, bucket: str) -> None:
+        with self._lock:
+            self._buckets.setdefault(bucket, {})
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self._bucket(bucket)[key] = (bytes(data), content_type)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._bucket(bucket)[key][0]
+            except KeyError:
+                raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from None
+
+    def exists(self, bucket: str, key: str) -> bool:
+        with self._lock:
+            return key in self._buckets.get(bucket, {})
+
+    def list_buckets(self) -> list[str]:
+        with self._lock:
+            return sorted(self._buckets)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with self._lock:
+            return sorted(key for key in self._bucket(bucket) if key.startswith(prefix))

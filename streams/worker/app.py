@@ -1,0 +1,193 @@
+"""The processor worker: its topics, the processor agent, the retry tiers.
+
+At-least-once with idempotent effects (see :mod:`streams.messaging.faustkit` for the ack
+discipline): a crash, a SIGTERM or a rebalance hands unfinished requests back to the group;
+the job records make their reprocessing cheap and their outputs identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams import metrics
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
+from streams.messaging.faustkit import (
+    attempt_of,
+    create_app,
+    delay_headers,
+    raw_topic,
+    register_delay_tiers,
+    register_in_flight_agent,
+    register_web,
+    run_app,
+    worker_id,
+)
+from streams.net.fetch import Fetcher, FetchLimits
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import S3ObjectStore
+from streams.worker.handling import Delivery, Inbound, Processor, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+PROCESSOR_AGENT = "cutstream.processor"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The processor's topic handles."""
+
+    requests: faust.TopicT
+    completed: faust.TopicT
+    failed: faust.TopicT
+    dead_letter: faust.TopicT
+    retries: tuple[faust.TopicT, ...]
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    return Topics(
+        requests=raw_topic(app, settings.topics.requests),
+        completed=raw_topic(app, settings.topics.completed),
+        failed=raw_topic(app, settings.topics.failed),
+        dead_letter=raw_topic(app, settings.topics.dead_letter),
+        retries=tuple(raw_topic(app, name) for name in settings.retry_topics),
+    )
+
+
+def _inbound(event: Any) -> Inbound:
+    message = event.message
+    return Inbound(
+        value=event.value or b"",
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        attempt=attempt_of(event),
+    )
+
+
+class Publisher:
+    """Hands a :class:`Delivery` to the producer."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+
+    async def publish(self, delivery: Delivery) -> None:
+        for event, topic in (
+            (delivery.completed, self.topics.completed),
+            (delivery.failed, self.topics.failed),
+        ):
+            if event is not None:
+                await topic.send(
+                    key=event.request_id.encode(), value=event.model_dump_json().encode()
+                )
+        if delivery.dead_letter is not None:
+            letter = delivery.dead_letter
+            await self.topics.dead_letter.send(
+                key=(letter.request_id or "").encode() or None,
+                value=letter.model_dump_json().encode(),
+            )
+        if delivery.retry is not None:
+            order = delivery.retry
+            await self.topics.retries[order.tier - 1].send(
+                key=order.key,
+                value=order.value,
+                headers=delay_headers(order.attempt, order.delay_s),
+            )
+
+
+class ByteBudget:
+    """Bounds the input bytes held by requests in flight (one oversized request may run
+    alone, so nothing can wait forever)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.changed = asyncio.Condition()
+
+    async def acquire(self, size: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.used == 0 or self.used + size <= self.limit)
+            self.used += size
+            metrics.IN_FLIGHT_BYTES.set(self.used)
+
+    async def release(self, size: int) -> None:
+        async with self.changed:
+            self.used -= size
+            metrics.IN_FLIGHT_BYTES.set(self.used)
+            self.changed.notify_all()
+
+
+def register_processor(
+    app: faust.App, topics: Topics, processor: Processor, settings: Settings
+) -> None:
+    """The processor agent: batches from Kafka, up to ``worker.concurrency`` requests in
+    flight (their model runs serialised by the remover), results published as they finish,
+    acks in arrival order."""
+    worker = settings.worker
+    publisher = Publisher(topics)
+    budget = ByteBudget(worker.max_in_flight_bytes)
+
+    async def handle(event: Any) -> None:
+        message = _inbound(event)
+        size = len(message.value)
+        await budget.acquire(size)
+        try:
+            await publisher.publish(await processor.handle(message))
+        finally:
+            await budget.release(size)
+
+    register_in_flight_agent(
+        app,
+        topics.requests,
+        PROCESSOR_AGENT,
+        handle,
+        settings,
+        concurrency=worker.concurrency,
+        on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
+    )
+
+
+def build_worker_app(settings: Settings) -> faust.App:
+    """The complete processor app: S3 store, job records, fetcher, model runtime, agents."""
+    app = create_app(settings, settings.worker.group_id, settings.worker.web_port)
+    remover = build_remover(settings)
+    # Load the default model now: a missing model fails the worker at start, loudly.
+    remover.segmenter()
+    store = S3ObjectStore(settings)
+    processor = Processor(
+        store=store,
+        jobs_store=JobStore(store, settings.s3.jobs_bucket),
+        remover=remover,
+        fetcher=Fetcher(
+            settings.urls.policy(),
+            FetchLimits(
+                settings.limits.max_input_bytes,
+                settings.urls.fetch_timeout_s,
+                settings.urls.max_redirects,
+            ),
+        ),
+        output_bucket=settings.s3.output_bucket,
+        retry=RetryPolicy(tuple(settings.worker.retry_delays_s)),
+        executor=ThreadPoolExecutor(
+            settings.worker.concurrency, thread_name_prefix="cutstream-img"
+        ),
+        worker=worker_id(),
+    )
+    topics = declare_topics(app, settings)
+    register_processor(app, topics, processor, settings)
+    register_delay_tiers(app, topics.retries, topics.requests, "cutstream.retry")
+    if settings.worker.web_port > 0:
+        register_web(app, time.time())
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a processor worker in the foreground until SIGTERM/SIGINT."""
+    run_app(build_worker_app(settings), settings)

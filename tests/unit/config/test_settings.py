@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streams.config.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CUTSTREAM_* variables or .env file from the developer's shell leak in."""
+    for name in list(os.environ):
+        if name.startswith("CUTSTREAM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_use_the_embedded_stack() -> None:
+    settings = Settings()
+    assert settings.kafka_embedded
+    assert settings.s3_embedded
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.s3_endpoint == "http://127.0.0.1:9000"
+    assert settings.topics.partitions == 12
+
+
+def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUTSTREAM_KAFKA__BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    monkeypatch.setenv("CUTSTREAM_S3__ENDPOINT", "https://minio.example:9000")
+    monkeypatch.setenv("CUTSTREAM_TOPICS__PARTITIONS", "24")
+    monkeypatch.setenv("CUTSTREAM_MODELS__PROVIDERS", '["CPUExecutionProvider"]')
+    settings = Settings()
+    assert not settings.kafka_embedded
+    assert settings.kafka_bootstrap == "k1:9092,k2:9092"
+    assert settings.s3_endpoint == "https://minio.example:9000"
+    assert settings.topics.partitions == 24
+    assert settings.models.providers == ("CPUExecutionProvider",)
+
+
+def test_secret_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUTSTREAM_S3__SECRET_KEY", "super-secret-value")
+    settings = Settings()
+    assert "super-secret-value" not in repr(settings)
+    assert settings.s3.secret_key.get_secret_value() == "super-secret-value"
+
+
+def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Settings(
+        kafka={"bootstrap_servers": "k:1"},
+        s3={"secret_key": "another-secret", "input_bucket": "in-b"},
+        topics={"requests": "req.t", "partitions": 3},
+        models={
+            "providers": ["CPUExecutionProvider"],
+            "intra_op_threads": 2,
+            "custom": {"mine": {"family": "isnet", "path": "/models/mine.onnx"}},
+        },
+        stack={"kafka_storage": "memory"},
+        webhooks={
+            "secrets": ["whsec_" + "A" * 32],
+            "account_secrets": {"acme": ["whsec_" + "B" * 32, "whsec_" + "C" * 32]},
+        },
+        worker={"retry_delays_s": [1.0, 2.0]},
+    )
+    for name, value in original.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == original
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CUTSTREAM_S3__ACCESS_KEY", "ab"),
+        ("CUTSTREAM_S3__SECRET_KEY", "short"),
+        ("CUTSTREAM_TOPICS__PARTITIONS", "0"),
+        ("CUTSTREAM_STACK__KAFKA_STORAGE", "disk"),
+        ("CUTSTREAM_WEBHOOKS__SECRETS", '["not-a-whsec-secret"]'),
+    ],
+)
+def test_invalid_values_name_the_field(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    field = variable.split("__")[-1].lower()
+    with pytest.raises(ValidationError, match=field):
+        Settings()
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.state_dir = Path("/elsewhere")  # type: ignore[misc]

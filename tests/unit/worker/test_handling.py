@@ -1,0 +1,225 @@
+"""The processor's routing of one message, on the in-memory store and the real model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from processors import Remover
+from schemas import ErrorCode, ImageRequested
+from schemas.jobs import JobStatus
+from streams.exceptions import StorageUnavailableError
+from streams.net.fetch import Fetcher, FetchLimits
+from streams.net.urlguard import UrlPolicy
+from streams.storage.jobs import JobStore
+from streams.storage.objectstore import MemoryObjectStore
+from streams.worker.handling import Inbound, Processor, RetryPolicy
+from tests.httpserver import serve
+from tests.images import alpha_of, photo, photo_jpeg
+
+
+class FlakyStore(MemoryObjectStore):
+    """The in-memory store, failing the first ``failures`` reads of ``bucket``."""
+
+    def __init__(self, bucket: str, failures: int) -> None:
+        super().__init__()
+        self.flaky_bucket = bucket
+        self.failures = failures
+
+    def get(self, bucket: str, key: str) -> bytes:
+        if bucket == self.flaky_bucket and self.failures > 0:
+            self.failures -= 1
+            raise StorageUnavailableError("the store is down")
+        return super().get(bucket, key)
+
+
+def make_store(store: MemoryObjectStore | None = None) -> MemoryObjectStore:
+    store = store or MemoryObjectStore()
+    for bucket in ("inputs", "outputs", "jobs"):
+        store.ensure_bucket(bucket)
+    return store
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield pool
+
+
+def make_processor(
+    store: MemoryObjectStore, remover: Remover, executor: ThreadPoolExecutor, **policy: Any
+) -> Processor:
+    return Processor(
+        store=store,
+        jobs_store=JobStore(store, "jobs"),
+        remover=remover,
+        fetcher=Fetcher(UrlPolicy(**policy), FetchLimits(timeout_s=5)),
+        output_bucket="outputs",
+        retry=RetryPolicy((0.5, 1.0)),
+        executor=executor,
+        worker="test:1",
+    )
+
+
+def message(payload: dict[str, Any] | None = None, attempt: int = 0, **fields: Any) -> Inbound:
+    event = {
+        "request_id": "req-1",
+        "account": "acme",
+        "trace_id": "t",
+        "payload": payload or {"input": {"bucket": "inputs", "key": "cat.jpg"}},
+        **fields,
+    }
+    value = ImageRequested.model_validate(event).model_dump_json().encode()
+    return Inbound(value=value, topic="requests", partition=3, offset=42, attempt=attempt)
+
+
+async def test_success_stores_output_record_and_event(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    delivery = await make_processor(store, remover, executor).handle(message())
+
+    event = delivery.completed
+    assert event is not None
+    assert (delivery.failed, delivery.retry, delivery.dead_letter) == (None, None, None)
+    assert (event.request_id, event.account, event.trace_id) == ("req-1", "acme", "t")
+    output = event.payload.output
+    assert (output.bucket, output.key) == ("outputs", "acme/req-1.png")
+    assert (output.width, output.height) == photo("chelsea").size
+    assert output.foreground is not None
+    assert event.payload.attempts == 1
+    assert alpha_of(store.get("outputs", "acme/req-1.png")).shape == (300, 451)
+    record = await JobStore(store, "jobs").get("acme", "req-1")
+    assert record is not None
+    assert record.status is JobStatus.SUCCEEDED
+    assert record.output == output
+    assert record.result_event_id == event.event_id
+
+
+async def test_redelivery_of_a_finished_request_republishes_without_recomputing(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    first = await processor.handle(message())
+    store.put("outputs", "acme/req-1.png", b"sentinel", "image/png")  # would be overwritten
+    store.put("inputs", "cat.jpg", b"now corrupt", "image/jpeg")  # would now fail
+    second = await processor.handle(message())
+    assert second.completed == first.completed  # same event id, same payload
+    assert store.get("outputs", "acme/req-1.png") == b"sentinel"
+
+
+async def test_permanent_errors_fail_at_once(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "bad.jpg", b"\xff\xd8\xff garbage", "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    bad = await processor.handle(message({"input": {"bucket": "inputs", "key": "bad.jpg"}}))
+    assert bad.failed is not None
+    assert bad.failed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
+    assert (bad.retry, bad.dead_letter) == (None, None)
+    assert not store.exists("outputs", "acme/req-1.png")
+    record = await JobStore(store, "jobs").get("acme", "req-1")
+    assert record is not None
+    assert record.status is JobStatus.FAILED
+
+    missing = await processor.handle(
+        message({"input": {"bucket": "inputs", "key": "nope.jpg"}}, request_id="req-2")
+    )
+    assert missing.failed is not None
+    assert missing.failed.payload.error.code is ErrorCode.INPUT_NOT_FOUND
+
+
+async def test_transient_errors_go_to_retry_tiers_then_fail_and_dead_letter(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store(FlakyStore("inputs", failures=10))
+    processor = make_processor(store, remover, executor)  # 2 delays: 3 attempts
+
+    first = await processor.handle(message(attempt=0))
+    assert first.retry is not None
+    assert (first.retry.attempt, first.retry.tier, first.retry.delay_s) == (1, 1, 0.5)
+    assert first.failed is None
+    second = await processor.handle(message(attempt=1))
+    assert second.retry is not None
+    assert (second.retry.tier, second.retry.delay_s) == (2, 1.0)
+    last = await processor.handle(message(attempt=2))
+    assert last.retry is None
+    assert last.failed is not None
+    assert last.failed.payload.error.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert last.failed.payload.error.retryable
+    assert last.dead_letter is not None
+    assert last.dead_letter.reason == "retries_exhausted"
+    assert last.dead_letter.attempts == 3
+    record = await JobStore(store, "jobs").get("acme", "req-1")
+    assert record is not None
+    assert record.status is JobStatus.FAILED
+
+
+async def test_a_retry_that_succeeds(remover: Remover, executor: ThreadPoolExecutor) -> None:
+    store = make_store(FlakyStore("inputs", failures=1))
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    assert (await processor.handle(message())).retry is not None
+    done = await processor.handle(message(attempt=1))
+    assert done.completed is not None
+    assert done.completed.payload.attempts == 2
+
+
+async def test_schema_violation_with_an_id_is_dead_lettered_and_failed(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    raw = json.dumps(
+        {"request_id": "req-x", "account": "acme", "payload": {"input": {"bucket": "inputs"}}}
+    )
+    delivery = await make_processor(make_store(), remover, executor).handle(
+        Inbound(raw.encode(), "requests", 0, 7)
+    )
+    assert delivery.dead_letter is not None
+    assert delivery.dead_letter.reason == "invalid_request"
+    assert "payload.input" in delivery.dead_letter.error.message
+    assert delivery.dead_letter.source_offset == 7
+    assert delivery.failed is not None
+    assert (delivery.failed.request_id, delivery.failed.account) == ("req-x", "acme")
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[1, 2]", b'{"request_id": "../bad"}', b"\xff\xfe binary"]
+)
+async def test_unparseable_messages_are_dead_lettered(
+    remover: Remover, executor: ThreadPoolExecutor, raw: bytes
+) -> None:
+    delivery = await make_processor(make_store(), remover, executor).handle(
+        Inbound(raw, "requests", 1, 9)
+    )
+    assert delivery.failed is None
+    assert delivery.dead_letter is not None
+    assert delivery.dead_letter.reason == "unparseable"
+    encoding = delivery.dead_letter.original_encoding
+    assert encoding == ("base64" if raw.startswith(b"\xff") else "utf-8")
+
+
+async def test_url_inputs_are_fetched_through_the_guard(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    image = photo_jpeg("coffee")
+    with serve({"/cup.jpg": lambda h: h.reply(200, image)}) as server:
+        url_input = {"input": {"kind": "url", "url": f"{server.url}/cup.jpg"}}
+        store = make_store()
+        allowed = make_processor(store, remover, executor, allow_http=True, allow_loopback=True)
+        done = await allowed.handle(message(url_input))
+        assert done.completed is not None
+        assert done.completed.payload.output.width == 600
+        refused = await make_processor(store, remover, executor, allow_http=True).handle(
+            message(url_input, request_id="req-2")
+        )
+        assert refused.failed is not None
+        assert refused.failed.payload.error.code is ErrorCode.URL_NOT_ALLOWED
+        assert len(server.requests) == 1  # the refused fetch never reached the server
