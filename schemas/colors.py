@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, NamedTuple
 
-from PIL import ImageColor
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 
@@ -71,6 +70,8 @@ def parse_color(value: Any) -> RGBA:
     if match := _RGBA_FUNCTION.match(text):
         r, g, b, alpha, percent = match.groups()
         return RGBA(_channel(r), _channel(g), _channel(b), _css_alpha(alpha, percent))
+    from PIL import ImageColor  # here, not at import: the schemas load without Pillow
+
     try:
         channels = ImageColor.getrgb(text)
     except ValueError:

@@ -12,6 +12,8 @@ Whatever the shape, the delivery carries the Standard Webhooks headers
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -28,6 +30,25 @@ from schemas.events import (
     OutputInfo,
     utc_now,
 )
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key inside a ``whsec_<base64>`` signing secret (at least 16 bytes).
+
+    ``ValueError`` if ``secret`` is not one. The format is part of the contract: the
+    settings check it at load, the notifier signs with it, receivers verify with it.
+    """
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"a webhook secret starts with {SECRET_PREFIX!r}")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("the part after whsec_ is not valid base64") from exc
+    if len(key) < 16:
+        raise ValueError("a webhook secret must hold at least 16 bytes of key")
+    return key
 
 
 class WebhookFormat(StrEnum):

@@ -30,7 +30,7 @@ from schemas.options import RemovalOptions
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.local import plan
-from streams.net.urlguard import resolve
+from streams.net.urlguard import UrlPolicy, resolve
 from streams.storage.jobs import JobStore, accepted
 from streams.storage.objectstore import ObjectStore
 
@@ -164,7 +164,7 @@ class Client:
         :class:`SubmitTimeoutError` if some results do not arrive within ``timeout``.
         """
         if webhook_url is not None:
-            await resolve(webhook_url, self.settings.urls.policy())
+            await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
         targets = [task.target for task in plan(sources, out_dir, options)]
         bucket = self.settings.s3.input_bucket

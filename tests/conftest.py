@@ -9,6 +9,7 @@ import pytest
 from processors import Remover
 from processors.segmenters import KNOWN_MODELS, ModelRegistry
 from streams.config.settings import ModelSettings
+from streams.imaging.build import runtime_options
 from streams.imaging.modelpull import is_installed
 
 
@@ -26,4 +27,6 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def remover(model_dir: Path) -> Remover:
     """A real remover with the real u2netp weights, loaded once per session."""
-    return Remover(ModelRegistry(model_dir), ModelSettings().runtime(), default_model="u2netp")
+    return Remover(
+        ModelRegistry(model_dir), runtime_options(ModelSettings()), default_model="u2netp"
+    )

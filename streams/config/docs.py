@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from schemas.colors import RGBA
 from schemas.options import Margin, RemovalOptions
-from streams.config.settings import ENV_NESTED_DELIMITER, ENV_PREFIX, Settings
+from streams.config.settings import ALIASES, ENV_NESTED_DELIMITER, ENV_PREFIX, Settings, env_name
 
 HEADER = """# Configuration
 
@@ -102,6 +102,15 @@ def render() -> str:
             prefix = f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}"
             lines += [f"## `{name}` — {(group.__doc__ or '').strip()}", ""]
             lines += _table(_rows(group, prefix))
+    lines += [
+        "## Former names",
+        "",
+        "These names still work (with a warning); a value under the new name wins.",
+        "",
+        "| former variable | now |",
+        "|---|---|",
+        *(f"| `{env_name(*old)}` | `{env_name(*new)}` |" for old, new in ALIASES.items()),
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

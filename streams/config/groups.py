@@ -1,6 +1,9 @@
 """The groups of :class:`streams.config.settings.Settings`, one model per concern.
 
 Each field is read from ``CUTSTREAM_<GROUP>__<FIELD>``; see streams/config/settings.py.
+Groups hold plain values only: what a value means to the image core, the URL guard or the
+notifier is built by the layer that owns it (``streams.imaging``, ``streams.net``…), so
+loading the settings loads neither the model runtime nor Pillow.
 """
 
 from __future__ import annotations
@@ -10,10 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from processors.decode import AnimationPolicy, DecodeLimits
-from processors.segmenters import ModelSpec, RuntimeOptions
-from streams.net.urlguard import UrlPolicy
-from streams.notifier.signing import secret_key
+from schemas.webhooks import secret_key
 
 
 class Group(BaseModel):
@@ -142,15 +142,6 @@ class CustomModel(Group):
         description="Expected SHA-256, verified at load; unset: not verified (warned).",
     )
 
-    def spec(self, name: str) -> ModelSpec:
-        return ModelSpec(
-            name=name,
-            family=self.family,
-            file=str(self.path.expanduser().absolute()),
-            sha256=self.sha256,
-            description=f"{self.family} model from {self.path}",
-        )
-
 
 class ModelSettings(Group):
     """Segmentation models and the ONNX Runtime that runs them."""
@@ -203,15 +194,6 @@ class ModelSettings(Group):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
-    def runtime(self) -> RuntimeOptions:
-        """The ONNX Runtime options these settings describe."""
-        return RuntimeOptions(
-            providers=self.providers,
-            intra_op_threads=self.intra_op_threads,
-            inter_op_threads=self.inter_op_threads,
-            spin=self.spin_wait,
-        )
-
 
 class UrlSettings(Group):
     """Outbound HTTP (URL inputs now, webhooks later) and the guard in front of it."""
@@ -230,10 +212,6 @@ class UrlSettings(Group):
     max_redirects: int = Field(
         default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
     )
-
-    def policy(self) -> UrlPolicy:
-        """The URL guard's policy these settings describe."""
-        return UrlPolicy(self.allow_http, self.allow_loopback)
 
 
 DEV_WEBHOOK_SECRET = SecretStr("whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==")
@@ -278,12 +256,6 @@ class WebhookSettings(Group):
         default=36000.0,
         gt=0,
         description="Cap on a receiver's Retry-After (honoured on 429 and 503).",
-    )
-    output_url_expiry_s: int = Field(
-        default=86400,
-        ge=60,
-        le=7 * 86400,
-        description="Validity of the presigned output URL in a webhook (S3 allows 7 days).",
     )
     concurrency: int = Field(
         default=16, ge=1, description="Deliveries in flight per notifier process."
@@ -354,13 +326,10 @@ class LimitSettings(Group):
         description="Most pixels (width x height) an input may have, checked from its "
         "header before decoding (resolution_too_high).",
     )
-    animation: AnimationPolicy = Field(
-        default=AnimationPolicy.REJECT,
+    animation: Literal["reject", "first_frame"] = Field(
+        default="reject",
         description="Animated inputs: `reject` (animated_image_not_supported) or `first_frame`.",
     )
-
-    def decode_limits(self) -> DecodeLimits:
-        return DecodeLimits(self.max_input_bytes, self.max_input_pixels, self.animation)
 
 
 class WorkerSettings(Group):
@@ -369,20 +338,6 @@ class WorkerSettings(Group):
     group_id: str = Field(
         default="cutstream-processors",
         description="Consumer group (Faust app id) shared by all processor workers.",
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", description="Log level of worker processes."
-    )
-    log_format: Literal["text", "json"] = Field(
-        default="text",
-        description="`json`: one JSON object per line, with request_id, account and attempt "
-        "fields where they apply.",
-    )
-    max_batch: int = Field(
-        default=16, ge=1, description="Most requests taken from Kafka at once (Faust take)."
-    )
-    batch_window_s: float = Field(
-        default=0.05, gt=0, description="How long a batch waits to fill before it is processed."
     )
     concurrency: int = Field(
         default=3,
@@ -402,12 +357,6 @@ class WorkerSettings(Group):
         description="Delay before each retry of a transient failure (JSON list); attempts "
         "= entries + 1, then the request fails and is dead-lettered.",
     )
-    shutdown_grace_s: float = Field(
-        default=25.0,
-        ge=0,
-        description="On SIGTERM or rebalance, how long requests in flight may finish; what "
-        "is still running then is handed back to the group unacknowledged.",
-    )
     web_port: int = Field(
         default=6066,
         ge=0,
@@ -415,7 +364,50 @@ class WorkerSettings(Group):
         description="Port of the worker's /healthz and /metrics; 0 disables. `cutstream up` "
         "gives worker N the port + N.",
     )
-    web_bind: str = Field(default="127.0.0.1", description="Address /healthz and /metrics bind to.")
+
+
+class RuntimeSettings(Group):
+    """How every cutstream process runs: logging, health pages, consuming from Kafka."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="Log level of the service processes (workers, notifier, gateway).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line, with request_id, account and attempt "
+        "fields where they apply.",
+    )
+    web_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the workers' and notifier's /healthz and /metrics bind to.",
+    )
+    max_batch: int = Field(
+        default=16,
+        ge=1,
+        description="Most messages a consumer (worker or notifier) takes from Kafka at once.",
+    )
+    batch_window_s: float = Field(
+        default=0.05, gt=0, description="How long a batch waits to fill before it is processed."
+    )
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM or rebalance, how long messages in flight may finish; what "
+        "is still running then is handed back to the group unacknowledged.",
+    )
+
+
+class OutputSettings(Group):
+    """How results are handed out."""
+
+    url_expiry_s: int = Field(
+        default=86400,
+        ge=60,
+        le=7 * 86400,
+        description="Validity of presigned output URLs in webhooks and API answers (S3 allows "
+        "7 days). The remove-bg JSON shape keeps its documented 24 hours.",
+    )
 
 
 class StackSettings(Group):

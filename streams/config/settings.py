@@ -9,11 +9,12 @@ generated from this module (``make docs``); the groups are in streams/config/gro
 from __future__ import annotations
 
 import json
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.config.groups import (
@@ -23,6 +24,8 @@ from streams.config.groups import (
     KafkaSettings,
     LimitSettings,
     ModelSettings,
+    OutputSettings,
+    RuntimeSettings,
     S3Settings,
     StackSettings,
     TopicSettings,
@@ -34,6 +37,24 @@ from streams.config.groups import (
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"
 LOOPBACK = "127.0.0.1"
+
+ALIASES: dict[tuple[str, str], tuple[str, str]] = {
+    ("worker", "log_level"): ("runtime", "log_level"),
+    ("worker", "log_format"): ("runtime", "log_format"),
+    ("worker", "web_bind"): ("runtime", "web_bind"),
+    ("worker", "max_batch"): ("runtime", "max_batch"),
+    ("worker", "batch_window_s"): ("runtime", "batch_window_s"),
+    ("worker", "shutdown_grace_s"): ("runtime", "shutdown_grace_s"),
+    ("webhooks", "output_url_expiry_s"): ("outputs", "url_expiry_s"),
+}
+"""Former (group, field) names that still work, each with the one it became. A value under
+the new name wins; the old name warns (FutureWarning) and is documented in
+docs/configuration.md."""
+
+
+def env_name(group: str, field: str) -> str:
+    """The environment variable of ``group.field``, e.g. ``CUTSTREAM_KAFKA__CLIENT_ID``."""
+    return f"{ENV_PREFIX}{group.upper()}{ENV_NESTED_DELIMITER}{field.upper()}"
 
 
 class Settings(BaseSettings):
@@ -61,7 +82,33 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    outputs: OutputSettings = Field(default_factory=OutputSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names(cls, data: Any) -> Any:
+        """Move values given under a former name (:data:`ALIASES`) to their new place."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for (old_group, old_field), (new_group, new_field) in ALIASES.items():
+            old = data.get(old_group)
+            if not isinstance(old, dict) or old_field not in old:
+                continue
+            data[old_group] = {k: v for k, v in old.items() if k != old_field}
+            warnings.warn(
+                f"{env_name(old_group, old_field)} is now {env_name(new_group, new_field)}",
+                FutureWarning,
+                stacklevel=2,
+            )
+            new = data.get(new_group)
+            if new is None:
+                data[new_group] = {new_field: old[old_field]}
+            elif isinstance(new, dict):
+                data[new_group] = {new_field: old[old_field], **new}
+        return data
 
     @property
     def kafka_embedded(self) -> bool:
@@ -119,11 +166,7 @@ class Settings(BaseSettings):
         for name, value in self:
             if isinstance(value, Group):
                 for field, inner in value:
-                    _put(
-                        env,
-                        f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}{field.upper()}",
-                        inner,
-                    )
+                    _put(env, env_name(name, field), inner)
             else:
                 _put(env, f"{ENV_PREFIX}{name.upper()}", value)
         return env
@@ -157,19 +200,20 @@ def _put(env: dict[str, str], key: str, value: Any) -> None:
 
 
 def setting_names() -> set[str]:
-    """Every environment variable name that sets a field of :class:`Settings`."""
-    names: set[str] = set()
+    """Every environment variable name that sets a field of :class:`Settings` (the former
+    names in :data:`ALIASES` included)."""
+    names: set[str] = {env_name(*old) for old in ALIASES}
     for name, field in Settings.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            group = f"{ENV_PREFIX}{name.upper()}{ENV_NESTED_DELIMITER}"
-            names.update(f"{group}{sub.upper()}" for sub in annotation.model_fields)
+            names.update(env_name(name, sub) for sub in annotation.model_fields)
         else:
             names.add(f"{ENV_PREFIX}{name.upper()}")
     return names
 
 
 __all__ = [
+    "ALIASES",
     "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
     "LOOPBACK",
@@ -178,6 +222,8 @@ __all__ = [
     "KafkaSettings",
     "LimitSettings",
     "ModelSettings",
+    "OutputSettings",
+    "RuntimeSettings",
     "S3Settings",
     "Settings",
     "StackSettings",
@@ -185,5 +231,6 @@ __all__ = [
     "UrlSettings",
     "WebhookSettings",
     "WorkerSettings",
+    "env_name",
     "setting_names",
 ]

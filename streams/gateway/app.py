@@ -100,6 +100,6 @@ def run_gateway(settings: Settings) -> None:
         create_app(settings),
         host=settings.gateway.host,
         port=settings.gateway.port,
-        log_level=settings.worker.log_level,
+        log_level=settings.runtime.log_level,
         proxy_headers=True,
     )

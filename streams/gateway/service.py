@@ -38,6 +38,7 @@ from streams.client import ResultWatcher, new_request_id
 from streams.config.settings import Settings
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import ImageSource, RemoteImage, Upload
+from streams.net.urlguard import UrlPolicy
 from streams.storage import jobs
 from streams.storage.apikeys import KeyStore
 from streams.storage.jobs import JobStore
@@ -60,7 +61,7 @@ class Gateway:
         self.presigner = self.store.public(settings)
         self.jobs = JobStore(self.store, settings.s3.jobs_bucket)
         self.keys = KeyStore(self.store, settings.s3.jobs_bucket, settings.gateway.api_key_cache_s)
-        self.url_policy = settings.urls.policy()
+        self.url_policy = UrlPolicy.of(settings.urls)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id=f"{settings.kafka.client_id}-gateway",
@@ -228,7 +229,7 @@ class Gateway:
         return await asyncio.to_thread(self.store.get, output.bucket, output.key)
 
     def output_url(self, output: OutputInfo, expiry_s: int | None = None) -> str:
-        seconds = expiry_s or self.settings.webhooks.output_url_expiry_s
+        seconds = expiry_s or self.settings.outputs.url_expiry_s
         return self.presigner.presigned_get_url(
             output.bucket, output.key, timedelta(seconds=seconds)
         )

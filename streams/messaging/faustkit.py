@@ -63,8 +63,8 @@ def create_app(settings: Settings, group_id: str, web_port: int) -> faust.App:
         store="memory://",
         web_enabled=web_port > 0,
         web_port=web_port or None,
-        web_bind=settings.worker.web_bind,
-        web_host=settings.worker.web_bind,
+        web_bind=settings.runtime.web_bind,
+        web_host=settings.runtime.web_bind,
         autodiscover=False,
     )
 
@@ -184,9 +184,9 @@ def register_in_flight_agent(
             stream,
             handle,
             concurrency=concurrency,
-            max_batch=settings.worker.max_batch,
-            batch_window_s=settings.worker.batch_window_s,
-            shutdown_grace_s=settings.worker.shutdown_grace_s,
+            max_batch=settings.runtime.max_batch,
+            batch_window_s=settings.runtime.batch_window_s,
+            shutdown_grace_s=settings.runtime.shutdown_grace_s,
             on_batch=on_batch,
         )
 
@@ -242,8 +242,8 @@ def register_web(app: faust.App, started: float) -> None:
 
 
 def logging_config(settings: Settings) -> dict[str, Any] | None:
-    """``dictConfig`` for JSON lines (``worker.log_format=json``); ``None`` keeps Faust's."""
-    if settings.worker.log_format != "json":
+    """``dictConfig`` for JSON lines (``runtime.log_format=json``); ``None`` keeps Faust's."""
+    if settings.runtime.log_format != "json":
         return None
     return {
         "version": 1,
@@ -256,7 +256,7 @@ def logging_config(settings: Settings) -> dict[str, Any] | None:
             }
         },
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
-        "root": {"handlers": ["stderr"], "level": settings.worker.log_level.upper()},
+        "root": {"handlers": ["stderr"], "level": settings.runtime.log_level.upper()},
     }
 
 
@@ -264,7 +264,7 @@ def run_app(app: faust.App, settings: Settings) -> None:
     """Run ``app`` in the foreground until SIGTERM/SIGINT."""
     worker = faust.Worker(
         app,
-        loglevel=settings.worker.log_level,
+        loglevel=settings.runtime.log_level,
         redirect_stdouts=False,
         logging_config=logging_config(settings),
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from schemas.errors import CutstreamError, ErrorCode
+from streams.config.settings import UrlSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -80,6 +81,11 @@ class UrlPolicy:
 
     allow_http: bool = False
     allow_loopback: bool = False
+
+    @classmethod
+    def of(cls, urls: UrlSettings) -> UrlPolicy:
+        """The policy the ``urls`` settings describe."""
+        return cls(urls.allow_http, urls.allow_loopback)
 
 
 @dataclass(frozen=True)

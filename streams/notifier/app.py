@@ -33,6 +33,7 @@ from streams.messaging.faustkit import (
     register_web,
     run_app,
 )
+from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, dead_letter_for
 from streams.storage.jobs import JobStore
 from streams.storage.objectstore import S3ObjectStore
@@ -105,7 +106,8 @@ def build_notifier_app(settings: Settings) -> faust.App:
         presigner=store.public(settings),
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
         settings=hooks,
-        policy=settings.urls.policy(),
+        policy=UrlPolicy.of(settings.urls),
+        url_expiry_s=settings.outputs.url_expiry_s,
     )
     topics = declare_topics(app, settings)
     register_notifier(app, topics, notifier, settings)

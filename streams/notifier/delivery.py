@@ -134,6 +134,7 @@ class Notifier:
         jobs_store: JobStore,
         settings: WebhookSettings,
         policy: UrlPolicy,
+        url_expiry_s: int,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.store = store
@@ -141,6 +142,7 @@ class Notifier:
         self.jobs = jobs_store
         self.settings = settings
         self.policy = policy
+        self.url_expiry_s = url_expiry_s
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False
         )
@@ -266,18 +268,14 @@ class Notifier:
         if not isinstance(result, ImageCompleted):
             return None
         output = result.payload.output
-        expiry = timedelta(seconds=self.settings.output_url_expiry_s)
+        expiry = timedelta(seconds=self.url_expiry_s)
         return self.presigner.presigned_get_url(output.bucket, output.key, expiry)
 
     def _native(
         self, result: ImageCompleted | ImageFailed, record: JobRecord | None, output_url: str | None
     ) -> NativeWebhook:
         succeeded = isinstance(result, ImageCompleted)
-        expires = (
-            datetime.now(UTC) + timedelta(seconds=self.settings.output_url_expiry_s)
-            if output_url
-            else None
-        )
+        expires = datetime.now(UTC) + timedelta(seconds=self.url_expiry_s) if output_url else None
         return NativeWebhook(
             type=result.type,
             timestamp=datetime.now(UTC),

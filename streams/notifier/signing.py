@@ -18,7 +18,6 @@ See docs/webhooks.md for the same check in other languages.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -26,8 +25,8 @@ import time
 from collections.abc import Mapping, Sequence
 
 from schemas.errors import CutstreamError
+from schemas.webhooks import SECRET_PREFIX, secret_key
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
 DEFAULT_TOLERANCE_S = 300
 
 
@@ -38,19 +37,6 @@ class WebhookVerificationError(CutstreamError):
 def generate_secret() -> str:
     """A new random signing secret (24 random bytes, as the reference libraries do)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key inside a ``whsec_…`` secret. ``ValueError`` if it is not one."""
-    if not secret.startswith(SECRET_PREFIX):
-        raise ValueError(f"a webhook secret starts with {SECRET_PREFIX!r}")
-    try:
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-    except binascii.Error as exc:
-        raise ValueError("the part after whsec_ is not valid base64") from exc
-    if len(key) < 16:
-        raise ValueError("a webhook secret must hold at least 16 bytes of key")
-    return key
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:

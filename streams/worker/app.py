@@ -31,6 +31,7 @@ from streams.messaging.faustkit import (
     worker_id,
 )
 from streams.net.fetch import Fetcher, FetchLimits
+from streams.net.urlguard import UrlPolicy
 from streams.storage.jobs import JobStore
 from streams.storage.objectstore import S3ObjectStore
 from streams.worker.handling import Delivery, Inbound, Processor, RetryPolicy
@@ -166,7 +167,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
         remover=remover,
         fetcher=Fetcher(
-            settings.urls.policy(),
+            UrlPolicy.of(settings.urls),
             FetchLimits(
                 settings.limits.max_input_bytes,
                 settings.urls.fetch_timeout_s,

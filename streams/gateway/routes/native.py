@@ -115,7 +115,7 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
 async def job_view(service: Gateway, record: JobRecord) -> JobView:
     output = None
     if record.output is not None:
-        expiry = service.settings.webhooks.output_url_expiry_s
+        expiry = service.settings.outputs.url_expiry_s
         box = record.output.foreground
         output = OutputView(
             url=service.output_url(record.output, expiry),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,34 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
         settings.state_dir = Path("/elsewhere")  # type: ignore[misc]
+
+
+def test_former_names_still_work_and_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUTSTREAM_WORKER__LOG_LEVEL", "debug")
+    monkeypatch.setenv("CUTSTREAM_WEBHOOKS__OUTPUT_URL_EXPIRY_S", "600")
+    with pytest.warns(FutureWarning) as warned:
+        settings = Settings()
+    assert {str(w.message) for w in warned} == {
+        "CUTSTREAM_WORKER__LOG_LEVEL is now CUTSTREAM_RUNTIME__LOG_LEVEL",
+        "CUTSTREAM_WEBHOOKS__OUTPUT_URL_EXPIRY_S is now CUTSTREAM_OUTPUTS__URL_EXPIRY_S",
+    }
+    assert settings.runtime.log_level == "debug"
+    assert settings.outputs.url_expiry_s == 600
+
+
+def test_the_new_name_wins_over_the_former(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUTSTREAM_WORKER__SHUTDOWN_GRACE_S", "5")
+    monkeypatch.setenv("CUTSTREAM_RUNTIME__SHUTDOWN_GRACE_S", "7")
+    with pytest.warns(FutureWarning):
+        settings = Settings()
+    assert settings.runtime.shutdown_grace_s == 7
+
+
+def test_loading_settings_loads_no_image_libraries() -> None:
+    code = (
+        "import sys, streams.config.settings; "
+        "print(sorted(m for m in ('numpy', 'PIL', 'onnxruntime') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

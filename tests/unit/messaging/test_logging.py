@@ -14,11 +14,11 @@ from streams.messaging.faustkit import logging_config
 
 
 def test_text_format_keeps_fausts_logging() -> None:
-    assert logging_config(Settings(worker={"log_format": "text"})) is None
+    assert logging_config(Settings(runtime={"log_format": "text"})) is None
 
 
 def test_json_lines_carry_request_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = logging_config(Settings(worker={"log_format": "json", "log_level": "info"}))
+    config = logging_config(Settings(runtime={"log_format": "json", "log_level": "info"}))
     assert config is not None
     stream = io.StringIO()
     config["handlers"]["stderr"]["stream"] = stream

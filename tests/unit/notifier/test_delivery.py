@@ -98,6 +98,7 @@ def notifier() -> Notifier:
         jobs_store=JobStore(store, "jobs"),
         settings=settings.webhooks,
         policy=UrlPolicy(),
+        url_expiry_s=settings.outputs.url_expiry_s,
     )
 
 

@@ -10,10 +10,10 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks import WebhookVerificationError as ReferenceError
 
+from schemas.webhooks import secret_key
 from streams.notifier.signing import (
     WebhookVerificationError,
     generate_secret,
-    secret_key,
     sign,
     signed_headers,
     verify,
