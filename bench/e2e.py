@@ -35,7 +35,7 @@ from streams.client import ResultWatcher, new_request_id
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess
 from streams.stack.servers import free_port
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

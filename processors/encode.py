@@ -29,13 +29,6 @@ class Encoded:
     extension: str
 
 
-MEDIA: dict[OutputFormat, tuple[str, str]] = {
-    OutputFormat.PNG: ("image/png", "png"),
-    OutputFormat.WEBP: ("image/webp", "webp"),
-    OutputFormat.JPG: ("image/jpeg", "jpg"),
-}
-
-
 def clear_transparent(picture: Image.Image) -> Image.Image:
     """Set RGB to black wherever alpha is 0: invisible, but it compresses far better."""
     if picture.mode != "RGBA":
@@ -61,5 +54,4 @@ def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
         if picture.mode == "RGBA":
             raise ValueError("JPEG cannot carry transparency; flatten the picture first")
         picture.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    content_type, extension = MEDIA[output_format]
-    return Encoded(buffer.getvalue(), content_type, extension)
+    return Encoded(buffer.getvalue(), output_format.media_type, output_format.extension)

@@ -37,6 +37,19 @@ class OutputFormat(StrEnum):
         """The concrete format: ``auto`` is WebP."""
         return OutputFormat.WEBP if self is OutputFormat.AUTO else self
 
+    @property
+    def extension(self) -> str:
+        """File name extension of an output in this format (``png``, ``webp``, ``jpg``)."""
+        return self.resolved().value
+
+    @property
+    def media_type(self) -> str:
+        """Content type of an output in this format."""
+        return _MEDIA_TYPES[self.resolved().value]
+
+
+_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+
 
 class Channels(StrEnum):
     RGBA = "rgba"

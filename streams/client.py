@@ -31,8 +31,8 @@ from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.local import plan
 from streams.net.urlguard import UrlPolicy, resolve
+from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore, accepted
-from streams.storage.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
 

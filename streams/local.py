@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors import RemovalResult, Remover
-from processors.encode import MEDIA
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.options import RemovalOptions
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+from streams.storage.layout import local_targets
 
 
 @dataclass(frozen=True)
@@ -36,27 +34,11 @@ class TaskOutcome:
 
 
 def plan(inputs: Sequence[Path], out_dir: Path, options: RemovalOptions) -> list[Task]:
-    """One task per input image. Folders are searched recursively and mirrored under
-    ``out_dir``; clashing names get ``-1``, ``-2``… so no output overwrites another."""
-    extension = "." + MEDIA[options.format.resolved()][1]
-    tasks: list[Task] = []
-    taken: set[Path] = set()
-    for item in inputs:
-        if item.is_dir():
-            found = sorted(
-                p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            pairs = [(p, p.relative_to(item).with_suffix(extension)) for p in found]
-        else:
-            pairs = [(item, Path(item.name).with_suffix(extension))]
-        for source, relative in pairs:
-            target, count = out_dir / relative, 0
-            while target in taken:
-                count += 1
-                target = out_dir / relative.with_name(f"{relative.stem}-{count}{extension}")
-            taken.add(target)
-            tasks.append(Task(source, target))
-    return tasks
+    """One task per input image, named by :func:`streams.storage.layout.local_targets`."""
+    return [
+        Task(source, target)
+        for source, target in local_targets(inputs, out_dir, options.format.extension)
+    ]
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -169,7 +169,7 @@ def keys() -> None:
 
 def _key_store() -> Any:
     from streams.storage.apikeys import KeyStore
-    from streams.storage.objectstore import S3ObjectStore
+    from streams.storage.s3 import S3ObjectStore
 
     settings = _settings()
     return KeyStore(S3ObjectStore(settings), settings.s3.jobs_bucket)
@@ -287,7 +287,7 @@ def submit(
     failed, 2 if results did not arrive in time.
     """
     from streams.client import Client
-    from streams.storage.objectstore import S3ObjectStore
+    from streams.storage.s3 import S3ObjectStore
 
     options = pop_removal_options(flags)
     settings = _settings()

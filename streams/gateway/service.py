@@ -42,7 +42,7 @@ from streams.net.urlguard import UrlPolicy
 from streams.storage import jobs
 from streams.storage.apikeys import KeyStore
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from streams.messaging.faustkit import (
 from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, dead_letter_for
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 
 @dataclass(frozen=True)

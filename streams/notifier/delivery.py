@@ -17,7 +17,6 @@ Every attempt is appended to the request's job record.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -53,14 +52,14 @@ from streams import metrics
 from streams.config.settings import WebhookSettings
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
 from streams.notifier.signing import signed_headers
+from streams.storage.base import ObjectStore, Presigner
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.layout import disabled_webhook_key
 from streams.views import artwork
 
 log = logging.getLogger(__name__)
 
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
-DISABLED_PREFIX = "_webhooks/disabled/"
 
 
 _RECORDED_AS: dict[str, DeliveryOutcome] = {
@@ -129,8 +128,8 @@ class Notifier:
     def __init__(
         self,
         *,
-        store: S3ObjectStore,
-        presigner: S3ObjectStore,
+        store: ObjectStore,
+        presigner: Presigner,
         jobs_store: JobStore,
         settings: WebhookSettings,
         policy: UrlPolicy,
@@ -361,17 +360,20 @@ class Notifier:
 
     # Disabled endpoints: one marker object per URL, shared by every notifier process.
 
-    def _marker(self, url: str) -> str:
-        return DISABLED_PREFIX + hashlib.sha256(url.encode()).hexdigest() + ".json"
-
     async def _disabled(self, url: str) -> bool:
-        return await asyncio.to_thread(self.store.exists, self.jobs.bucket, self._marker(url))
+        return await asyncio.to_thread(
+            self.store.exists, self.jobs.bucket, disabled_webhook_key(url)
+        )
 
     async def _disable(self, url: str) -> None:
         log.warning("webhook endpoint %s answered 410 Gone: disabled", url)
         marker = json.dumps({"url": url, "disabled_at": datetime.now(UTC).isoformat()})
         await asyncio.to_thread(
-            self.store.put, self.jobs.bucket, self._marker(url), marker.encode(), "application/json"
+            self.store.put,
+            self.jobs.bucket,
+            disabled_webhook_key(url),
+            marker.encode(),
+            "application/json",
         )
 
 

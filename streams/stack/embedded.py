@@ -20,7 +20,7 @@ from streams.stack.provision import (
     wait_until,
 )
 from streams.stack.servers import free_port, kafka_broker, s3_gate, s3_server
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.config.settings import Settings
 from streams.exceptions import StackError, StorageUnavailableError
 from streams.stack.process import ManagedProcess
-from streams.storage.objectstore import ObjectStore, S3ObjectStore
+from streams.storage.base import ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

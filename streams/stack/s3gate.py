@@ -25,7 +25,7 @@ from collections import defaultdict
 from aiohttp import ClientSession, ClientTimeout, web
 
 from streams.config.settings import Settings
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """API keys: created, listed and revoked by the CLI, checked by the gateway.
 
 A key reads ``csk_<id>_<secret>``: the id finds its record, the secret (32 random bytes)
-proves possession. Records live in the jobs bucket under ``_keys/<id>.json`` and hold only
-the SHA-256 of the whole key — never the key itself; with 256 random bits a plain hash is
-enough (there is nothing to brute-force). The key is shown once, at creation.
+proves possession. Records live in the jobs bucket (see :mod:`streams.storage.layout`) and
+hold only the SHA-256 of the whole key — never the key itself; with 256 random bits a plain
+hash is enough (there is nothing to brute-force). The key is shown once, at creation.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import AccountId, utc_now
 from streams.exceptions import ObjectNotFoundError
-from streams.storage.objectstore import ObjectStore
+from streams.storage.base import ObjectStore
+from streams.storage.layout import API_KEYS_PREFIX, api_key_record_key
 
-PREFIX = "_keys/"
 _CACHE_ENTRIES = 10_000
 _FORMAT = re.compile(r"^csk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 
@@ -63,7 +63,7 @@ class KeyStore:
     def list(self) -> list[ApiKeyRecord]:
         return [
             ApiKeyRecord.model_validate_json(self.store.get(self.bucket, key))
-            for key in self.store.list_keys(self.bucket, PREFIX)
+            for key in self.store.list_keys(self.bucket, API_KEYS_PREFIX)
         ]
 
     def revoke(self, key_id: str) -> ApiKeyRecord:
@@ -97,7 +97,7 @@ class KeyStore:
     def _get(self, key_id: str) -> ApiKeyRecord | None:
         try:
             return ApiKeyRecord.model_validate_json(
-                self.store.get(self.bucket, f"{PREFIX}{key_id}.json")
+                self.store.get(self.bucket, api_key_record_key(key_id))
             )
         except ObjectNotFoundError:
             return None
@@ -105,7 +105,7 @@ class KeyStore:
     def _put(self, record: ApiKeyRecord) -> None:
         self.store.put(
             self.bucket,
-            f"{PREFIX}{record.key_id}.json",
+            api_key_record_key(record.key_id),
             record.model_dump_json().encode(),
             "application/json",
         )

@@ -1,6 +1,6 @@
 """Job records in the object store: one JSON document per request, written idempotently.
 
-Key: ``<account>/<request_id>.json`` in ``s3.jobs_bucket``. The transitions are pure
+Key: :func:`streams.storage.layout.job_key` in ``s3.jobs_bucket``. The transitions are pure
 functions of (record, facts) so that they are testable on their own; a finished record is
 returned unchanged by every transition, so a late or repeated write cannot undo an outcome.
 Only the worker that owns the request's partition writes its record, so there is one
@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from schemas.events import ErrorInfo, ImageRequested, OutputInfo, utc_now
 from schemas.jobs import JobRecord, JobStatus, Transition
 from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
-from streams.storage.objectstore import ObjectStore
+from streams.storage.base import ObjectStore
+from streams.storage.layout import job_key
 
 
 def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
@@ -109,15 +110,11 @@ class JobStore:
         self.store = store
         self.bucket = bucket
 
-    @staticmethod
-    def key(account: str, request_id: str) -> str:
-        return f"{account}/{request_id}.json"
-
     async def get(self, account: str, request_id: str) -> JobRecord | None:
         """The record, or ``None`` if there is none. A corrupt record counts as none."""
         try:
             data = await asyncio.to_thread(
-                self.store.get, self.bucket, self.key(account, request_id)
+                self.store.get, self.bucket, job_key(account, request_id)
             )
         except ObjectNotFoundError:
             return None
@@ -132,7 +129,7 @@ class JobStore:
         await asyncio.to_thread(
             self.store.put,
             self.bucket,
-            self.key(record.account, record.request_id),
+            job_key(record.account, record.request_id),
             record.model_dump_json().encode(),
             "application/json",
         )

@@ -33,7 +33,7 @@ from streams.messaging.faustkit import (
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from streams.worker.handling import Delivery, Inbound, Processor, RetryPolicy
 
 log = logging.getLogger(__name__)

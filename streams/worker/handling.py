@@ -46,8 +46,9 @@ from schemas.jobs import JobRecord, JobStatus
 from streams import metrics
 from streams.net.fetch import Fetcher
 from streams.storage import jobs
+from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import ObjectStore
+from streams.storage.layout import output_key
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,6 @@ class RetryPolicy:
     @property
     def max_attempts(self) -> int:
         return len(self.delays_s) + 1
-
-
-def output_key(request: ImageRequested, extension: str) -> str:
-    """Deterministic output key: a recomputed request overwrites, never duplicates."""
-    return f"{request.account}/{request.request_id}.{extension}"
 
 
 def _result_envelope(record: JobRecord, kind: str) -> dict[str, Any]:
@@ -233,7 +229,7 @@ class Processor:
         return await self.fetcher.fetch(str(source.url))
 
     async def _store(self, request: ImageRequested, result: RemovalResult) -> OutputInfo:
-        key = output_key(request, result.extension)
+        key = output_key(request.account, request.request_id, result.extension)
         await asyncio.to_thread(
             self.store.put, self.output_bucket, key, result.data, result.content_type
         )

@@ -19,7 +19,7 @@ import pytest
 
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess, ensure_topics
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server, serve
 from tests.images import photo_jpeg
 from tests.integration.gateway_helpers import RunningGateway, gateway_settings, start_gateway

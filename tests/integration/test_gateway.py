@@ -17,7 +17,7 @@ from schemathesis.core.result import Err, Ok
 from streams.config.settings import Settings
 from streams.stack import ensure_topics
 from streams.storage.apikeys import KeyStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server
 from tests.integration.conftest import CUP, private_topics
 from tests.integration.gateway_helpers import (

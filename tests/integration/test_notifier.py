@@ -24,7 +24,7 @@ from streams.notifier.signing import verify
 from streams.stack import ensure_topics
 from streams.storage import jobs
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from streams.worker.handling import completed_event
 from tests.httpserver import Handler, Server, serve
 from tests.images import photo_jpeg

@@ -11,7 +11,7 @@ from PIL import Image
 from schemas import ErrorCode, ImageCompleted, ImageFailed, RemovalOptions
 from streams.client import Client
 from streams.config.settings import Settings
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from tests.images import PHOTOS, SUBJECT_BOXES, alpha_of, opaque_fraction, photo, photo_jpeg
 from tests.integration.conftest import WorkerFactory
 

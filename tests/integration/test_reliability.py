@@ -17,7 +17,7 @@ from streams.client import Client, Outcome
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ensure_topics
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from tests.images import PHOTOS, photo
 from tests.integration.conftest import WorkerFactory, embedded_settings, private_topics
 from tests.integration.kafka import produce_raw, read_topic, wait_for_partitions

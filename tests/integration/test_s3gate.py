@@ -12,7 +12,7 @@ import pytest
 from streams.config.settings import Settings
 from streams.stack.provision import tcp_probe, wait_until
 from streams.stack.servers import free_port, s3_gate
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 
 pytestmark = pytest.mark.integration
 

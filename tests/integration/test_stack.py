@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack
 from streams.stack.provision import kafka_probe
-from streams.storage.objectstore import S3ObjectStore
+from streams.storage.s3 import S3ObjectStore
 from tests.integration.conftest import embedded_settings
 from tests.unit.stack.test_process import alive, wait_gone
 

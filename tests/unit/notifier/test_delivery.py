@@ -16,7 +16,8 @@ from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, decide, retry_after_seconds
 from streams.storage import jobs
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import MemoryObjectStore, S3ObjectStore
+from streams.storage.memory import MemoryObjectStore
+from streams.storage.s3 import S3ObjectStore
 from streams.worker.handling import completed_event, failed_event
 
 HOOKS = WebhookSettings(retry_delays_s=[5, 300, 1800], max_retry_after_s=600)
@@ -93,7 +94,7 @@ def notifier() -> Notifier:
     settings = Settings(s3={"endpoint": "https://files.example.com"})
     store = MemoryObjectStore()
     return Notifier(
-        store=S3ObjectStore(settings),
+        store=store,
         presigner=S3ObjectStore(settings),
         jobs_store=JobStore(store, "jobs"),
         settings=settings.webhooks,

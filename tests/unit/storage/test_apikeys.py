@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.storage.apikeys import KeyStore
-from streams.storage.objectstore import MemoryObjectStore
+from streams.storage.memory import MemoryObjectStore
 
 
 def store() -> MemoryObjectStore:

@@ -10,7 +10,7 @@ from schemas import ErrorCode, ErrorInfo, ImageRequested, OutputInfo
 from schemas.jobs import JobStatus
 from streams.storage import jobs
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import MemoryObjectStore
+from streams.storage.memory import MemoryObjectStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OUTPUT = OutputInfo(

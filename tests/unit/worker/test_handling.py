@@ -16,7 +16,7 @@ from streams.exceptions import StorageUnavailableError
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
 from streams.storage.jobs import JobStore
-from streams.storage.objectstore import MemoryObjectStore
+from streams.storage.memory import MemoryObjectStore
 from streams.worker.handling import Inbound, Processor, RetryPolicy
 from tests.httpserver import serve
 from tests.images import alpha_of, photo, photo_jpeg

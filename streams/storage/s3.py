@@ -1,13 +1,8 @@
-"""Object-store adapter: one blocking interface, an S3 implementation and an in-memory one.
-
-Callers on the event loop use ``asyncio.to_thread``; the minio client is synchronous.
-"""
+"""The object store on any S3-compatible server (MinIO, AWS S3, rclone serve s3)."""
 
 from __future__ import annotations
 
 import io
-import threading
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,41 +14,10 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 
 from streams.config.settings import Settings
 from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
+from streams.storage.base import ObjectStore
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject"})
 _CLIENT_ERRORS = (S3Error, InvalidResponseError, ServerError, urllib3.exceptions.HTTPError)
-
-
-class ObjectStore(ABC):
-    """Blocking object store used for inputs, outputs and job records.
-
-    Every method raises :class:`ObjectNotFoundError` for a missing object or bucket and
-    :class:`StorageUnavailableError` when the store cannot be reached.
-    """
-
-    @abstractmethod
-    def ensure_bucket(self, bucket: str) -> None:
-        """Create ``bucket`` unless it exists. Called once at provisioning time."""
-
-    @abstractmethod
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        """Write ``data`` at ``key``, replacing what was there."""
-
-    @abstractmethod
-    def get(self, bucket: str, key: str) -> bytes:
-        """Read the whole object at ``key``."""
-
-    @abstractmethod
-    def exists(self, bucket: str, key: str) -> bool:
-        """Whether an object exists at ``key``."""
-
-    @abstractmethod
-    def list_buckets(self) -> list[str]:
-        """Names of all buckets; also serves as a cheap liveness probe."""
-
-    @abstractmethod
-    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
-        """Keys under ``prefix`` (recursively), sorted."""
 
 
 class S3ObjectStore(ObjectStore):
@@ -153,44 +117,3 @@ class S3ObjectStore(ObjectStore):
         ``s3.public_endpoint`` when outsiders reach the store at another address."""
         public = settings.s3.public_endpoint
         return S3ObjectStore(settings, endpoint_url=public) if public else self
-
-
-class MemoryObjectStore(ObjectStore):
-    """A dict-backed store with the same contract, for unit tests and dry runs."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, dict[str, tuple[bytes, str]]] = {}
-        self._lock = threading.Lock()
-
-    def _bucket(self, bucket: str) -> dict[str, tuple[bytes, str]]:
-        try:
-            return self._buckets[bucket]
-        except KeyError:
-            raise ObjectNotFoundError(f"bucket {bucket} does not exist") from None
-
-    def ensure_bucket(self, bucket: str) -> None:
-        with self._lock:
-            self._buckets.setdefault(bucket, {})
-
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        with self._lock:
-            self._bucket(bucket)[key] = (bytes(data), content_type)
-
-    def get(self, bucket: str, key: str) -> bytes:
-        with self._lock:
-            try:
-                return self._bucket(bucket)[key][0]
-            except KeyError:
-                raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from None
-
-    def exists(self, bucket: str, key: str) -> bool:
-        with self._lock:
-            return key in self._buckets.get(bucket, {})
-
-    def list_buckets(self) -> list[str]:
-        with self._lock:
-            return sorted(self._buckets)
-
-    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
-        with self._lock:
-            return sorted(key for key in self._bucket(bucket) if key.startswith(prefix))

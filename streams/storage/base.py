@@ -1,0 +1,57 @@
+"""The object-store interface: what inputs, outputs, job records and keys are kept in.
+
+One blocking interface with two implementations: :class:`~streams.storage.s3.S3ObjectStore`
+(any S3-compatible store) and :class:`~streams.storage.memory.MemoryObjectStore` (unit
+tests, dry runs). Callers on the event loop use ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import timedelta
+from typing import Protocol
+
+
+class Presigner(Protocol):
+    """Hands out time-limited download links (the webhook and API answers' output URLs)."""
+
+    def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
+        """A URL anyone holding it can GET the object with until ``expires`` passes.
+        Computed locally: the object is not checked and the store is not called."""
+
+
+class ObjectStore(ABC):
+    """Blocking object store used for inputs, outputs and job records.
+
+    Every method raises :class:`~streams.exceptions.ObjectNotFoundError` for a missing
+    object or bucket and :class:`~streams.exceptions.StorageUnavailableError` when the
+    store cannot be reached.
+    """
+
+    @abstractmethod
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` unless it exists. Called once at provisioning time."""
+
+    @abstractmethod
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        """Write ``data`` at ``key``, replacing what was there."""
+
+    @abstractmethod
+    def get(self, bucket: str, key: str) -> bytes:
+        """Read the whole object at ``key``."""
+
+    @abstractmethod
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether an object exists at ``key``."""
+
+    @abstractmethod
+    def list_buckets(self) -> list[str]:
+        """Names of all buckets; also serves as a cheap liveness probe."""
+
+    @abstractmethod
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Keys under ``prefix`` (recursively), sorted."""
+
+    @abstractmethod
+    def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
+        """See :class:`Presigner`."""

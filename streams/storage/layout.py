@@ -1,0 +1,76 @@
+"""Where things are kept: every object-key rule, and the names of local output files.
+
+Buckets (``s3.*_bucket``):
+
+- inputs: ``uploads/<account>/<request_id>/<file name>`` — an uploaded input;
+- outputs: ``<account>/<request_id>.<ext>`` — deterministic, so a recomputed request
+  overwrites its output instead of adding one;
+- jobs: ``<account>/<request_id>.json`` — the job record; ``_keys/<key id>.json`` — an API
+  key record (its hash only); ``_webhooks/disabled/<sha256 of the URL>.json`` — an endpoint
+  that answered 410 Gone.
+
+Account and request ids are key-safe (:func:`schemas.events.is_key_safe`), so no key built
+here can climb out of its prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+UPLOADS_PREFIX = "uploads/"
+API_KEYS_PREFIX = "_keys/"
+DISABLED_WEBHOOKS_PREFIX = "_webhooks/disabled/"
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+"""File name suffixes taken as images when a local folder is searched."""
+
+
+def upload_key(account: str, request_id: str, filename: str) -> str:
+    """Key of an uploaded input in the inputs bucket."""
+    return f"{UPLOADS_PREFIX}{account}/{request_id}/{filename}"
+
+
+def output_key(account: str, request_id: str, extension: str) -> str:
+    """Key of a request's output in the outputs bucket."""
+    return f"{account}/{request_id}.{extension}"
+
+
+def job_key(account: str, request_id: str) -> str:
+    """Key of a request's job record in the jobs bucket."""
+    return f"{account}/{request_id}.json"
+
+
+def api_key_record_key(key_id: str) -> str:
+    """Key of an API key's record in the jobs bucket."""
+    return f"{API_KEYS_PREFIX}{key_id}.json"
+
+
+def disabled_webhook_key(url: str) -> str:
+    """Key of the marker that disables a webhook endpoint (shared by every notifier)."""
+    return DISABLED_WEBHOOKS_PREFIX + hashlib.sha256(url.encode()).hexdigest() + ".json"
+
+
+def local_targets(inputs: Sequence[Path], out_dir: Path, extension: str) -> list[tuple[Path, Path]]:
+    """(source, output file) for every input image. Folders are searched recursively and
+    mirrored under ``out_dir``; clashing names get ``-1``, ``-2``… so no output overwrites
+    another. Used by ``cutstream remove`` and by the client's downloads alike."""
+    suffix = f".{extension}"
+    pairs: list[tuple[Path, Path]] = []
+    taken: set[Path] = set()
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(
+                p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            relatives = [(p, p.relative_to(item).with_suffix(suffix)) for p in found]
+        else:
+            relatives = [(item, Path(item.name).with_suffix(suffix))]
+        for source, relative in relatives:
+            target, count = out_dir / relative, 0
+            while target in taken:
+                count += 1
+                target = out_dir / relative.with_name(f"{relative.stem}-{count}{suffix}")
+            taken.add(target)
+            pairs.append((source, target))
+    return pairs

@@ -1,0 +1,56 @@
+"""A dict-backed object store with the same contract, for unit tests and dry runs."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from urllib.parse import quote
+
+from streams.exceptions import ObjectNotFoundError
+from streams.storage.base import ObjectStore
+
+
+class MemoryObjectStore(ObjectStore):
+    """A dict-backed store with the same contract, for unit tests and dry runs."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[str, tuple[bytes, str]]] = {}
+        self._lock = threading.Lock()
+
+    def _bucket(self, bucket: str) -> dict[str, tuple[bytes, str]]:
+        try:
+            return self._buckets[bucket]
+        except KeyError:
+            raise ObjectNotFoundError(f"bucket {bucket} does not exist") from None
+
+    def ensure_bucket(self, bucket: str) -> None:
+        with self._lock:
+            self._buckets.setdefault(bucket, {})
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self._bucket(bucket)[key] = (bytes(data), content_type)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._bucket(bucket)[key][0]
+            except KeyError:
+                raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from None
+
+    def exists(self, bucket: str, key: str) -> bool:
+        with self._lock:
+            return key in self._buckets.get(bucket, {})
+
+    def list_buckets(self) -> list[str]:
+        with self._lock:
+            return sorted(self._buckets)
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        with self._lock:
+            return sorted(key for key in self._bucket(bucket) if key.startswith(prefix))
+
+    def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
+        """A ``memory://`` URL naming the object (nothing can fetch it)."""
+        seconds = int(expires.total_seconds())
+        return f"memory://{quote(bucket)}/{quote(key)}?expires_in={seconds}"
