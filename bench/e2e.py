@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -31,8 +30,9 @@ from bench.dataset import photos
 from bench.report import machine, replace_section
 from schemas.events import ImageRequest, ImageRequested, S3Object
 from schemas.options import RemovalOptions
-from streams.client import ResultWatcher, new_request_id
 from streams.config.settings import Settings
+from streams.messaging.results import ResultWatcher
+from streams.messaging.submit import new_request_id
 from streams.stack import EmbeddedStack, ManagedProcess
 from streams.stack.servers import free_port
 from streams.storage.s3 import S3ObjectStore
@@ -69,13 +69,11 @@ class Harness:
 
     async def _collect(self) -> None:
         while True:
-            batches = await self.watcher.consumer.getmany(timeout_ms=200)
+            events = await self.watcher.next_batch(timeout_ms=200)
             now = time.perf_counter()
-            for records in batches.values():
-                for record in records:
-                    request_id = str(json.loads(record.value)["request_id"])
-                    if request_id in self.sent and request_id not in self.done:
-                        self.done[request_id] = now
+            for event in events:
+                if event.request_id in self.sent and event.request_id not in self.done:
+                    self.done[event.request_id] = now
 
     async def publish(self, key: str) -> str:
         request = ImageRequested(

@@ -1,45 +1,7 @@
-"""Pydantic models for events, options, job records and error codes: the public contract."""
+"""The public contract as pydantic models: events (``schemas.events``), removal options
+(``schemas.options``), job records (``schemas.jobs``), webhook payloads
+(``schemas.webhooks``), error codes (``schemas.errors``), API bodies (``schemas.api``).
 
-from schemas.errors import CutstreamError, ErrorCode
-from schemas.events import (
-    RESULT_EVENTS,
-    SCHEMA_VERSION,
-    DeadLetter,
-    Envelope,
-    ErrorInfo,
-    ImageCompleted,
-    ImageError,
-    ImageFailed,
-    ImageRequest,
-    ImageRequested,
-    ImageResult,
-    OutputInfo,
-    ResultEvent,
-    S3Object,
-    UrlInput,
-)
-from schemas.jobs import JobRecord, JobStatus
-from schemas.options import RemovalOptions
-
-__all__ = [
-    "RESULT_EVENTS",
-    "SCHEMA_VERSION",
-    "CutstreamError",
-    "DeadLetter",
-    "Envelope",
-    "ErrorCode",
-    "ErrorInfo",
-    "ImageCompleted",
-    "ImageError",
-    "ImageFailed",
-    "ImageRequest",
-    "ImageRequested",
-    "ImageResult",
-    "JobRecord",
-    "JobStatus",
-    "OutputInfo",
-    "RemovalOptions",
-    "ResultEvent",
-    "S3Object",
-    "UrlInput",
-]
+Import the module you need; this package re-exports nothing, so loading one model does not
+load them all. Pipelines import the supported names from the ``cutstream`` package.
+"""

@@ -3,7 +3,7 @@
 Accepted: ``#rgb``, ``#rgba``, ``#rrggbb``, ``#rrggbbaa``; ``rgb(r, g, b)`` and
 ``rgba(r, g, b, a)`` where ``a`` is CSS-style 0–1 (or a percentage), or 0–255 when above 1;
 CSS/HTML colour names (``white``, ``black``, ``red``…) and ``transparent``; the tuple form
-``(255, 140, 0, 255)`` (seed 004), also as a JSON list. Serialised as ``#rrggbbaa``.
+``(255, 140, 0, 255)`` (the rembg shape), also as a JSON list. Serialised as ``#rrggbbaa``.
 """
 
 from __future__ import annotations

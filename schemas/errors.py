@@ -38,6 +38,12 @@ class ErrorCode(StrEnum):
     """A webhook was never delivered: every attempt failed (in dead letters only)."""
     TIMEOUT = "timeout"
     """No result arrived within the caller's deadline; the request may still complete."""
+    NOT_FOUND = "not_found"
+    """No such job (or it belongs to another account): HTTP answers only."""
+    CONFLICT = "conflict"
+    """The job is not in a state that allows the change asked for: HTTP answers only."""
+    UNAVAILABLE = "unavailable"
+    """The request could not be queued right now (Kafka did not take it); nothing was."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 

@@ -105,7 +105,8 @@ class ImageRequest(_Model):
     webhook_format: Literal["native", "jobs", "artworks"] = Field(
         default="native",
         description="Payload shape of the webhook: native ({type, timestamp, data}), jobs "
-        "(seed 003: jobId, status, outputUrl…) or artworks (seed 001's artwork object).",
+        "(the jobs shape: jobId, status, outputUrl…) or artworks (the artworks shape's "
+        "artwork object).",
     )
 
 

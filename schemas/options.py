@@ -31,7 +31,7 @@ class OutputFormat(StrEnum):
     WEBP = "webp"
     JPG = "jpg"
     AUTO = "auto"
-    """High-quality lossy WebP with a lossless alpha channel (seed 001's ``auto``)."""
+    """High-quality lossy WebP with a lossless alpha channel (the artworks shape's ``auto``)."""
 
     def resolved(self) -> OutputFormat:
         """The concrete format: ``auto`` is WebP."""

@@ -3,8 +3,8 @@
 A request's ``webhook_format`` picks the payload shape its webhook gets:
 
 - ``native`` — Standard Webhooks style ``{type, timestamp, data}``;
-- ``jobs`` — seed 003's ``{jobId, status, outputUrl | errorMessage, completedAt}``;
-- ``artworks`` — seed 001's artwork object.
+- ``jobs`` — the jobs shape's ``{jobId, status, outputUrl | errorMessage, completedAt}``;
+- ``artworks`` — the artworks shape's artwork object.
 
 Whatever the shape, the delivery carries the Standard Webhooks headers
 (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
@@ -62,7 +62,7 @@ class _Model(BaseModel):
 
 
 class _CamelModel(BaseModel):
-    """Fields in snake_case here, camelCase on the wire (the seeds' naming)."""
+    """Fields in snake_case here, camelCase on the wire (the compatible shapes' naming)."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -99,7 +99,7 @@ class NativeWebhook(_Model):
 
 
 class JobsWebhook(_CamelModel):
-    """``jobs`` payload (seed 003): ``outputUrl`` on success, ``errorMessage`` on failure."""
+    """``jobs`` payload: ``outputUrl`` on success, ``errorMessage`` on failure."""
 
     job_id: str
     status: Literal["completed", "failed"]
@@ -115,7 +115,7 @@ class ArtworkParameters(_CamelModel):
 
 
 class ArtworkWebhook(_CamelModel):
-    """``artworks`` payload (seed 001): the artwork object."""
+    """``artworks`` payload: the artwork object."""
 
     id: str
     artwork_type: Literal["remove_background"] = "remove_background"

@@ -1,109 +1,46 @@
-"""A Kafka/S3 client for producers: upload inputs, publish requests, collect results.
+"""The client pipelines use: submit images through Kafka and S3, collect the results.
 
-Used by ``cutstream submit``; importable by pipelines that want the same behaviour.
+Built on the shared submission path (:class:`~streams.messaging.submit.Submitter`) and a
+:class:`~streams.messaging.results.ResultWatcher` started when the client starts, so no
+result published afterwards is missed::
+
+    async with Client(settings) as client:
+        request = await client.submit("https://images.example/shoe.jpg", RemovalOptions())
+        result = await client.wait(request.request_id, timeout=60)
+
+``cutstream submit`` uses :meth:`Client.submit_files`. Pipelines import it from the
+``cutstream`` package (docs/sdk.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from schemas.events import (
-    RESULT_EVENTS,
-    ImageCompleted,
-    ImageRequest,
-    ImageRequested,
-    ResultEvent,
-    S3Object,
-)
+from schemas.events import ImageCompleted, ImageRequested, ResultEvent, S3Object, UrlInput
 from schemas.options import RemovalOptions
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
-from streams.local import plan
+from streams.messaging.results import ResultWatcher
+from streams.messaging.submit import Submitter, image_request, new_request_id
 from streams.net.urlguard import UrlPolicy, resolve
 from streams.storage.base import ObjectStore
-from streams.storage.jobs import JobStore, accepted
-
-log = logging.getLogger(__name__)
+from streams.storage.layout import local_targets
+from streams.storage.s3 import S3ObjectStore
 
 _UPLOADS_AT_ONCE = 8
 
 T = TypeVar("T")
 
-
-def new_request_id() -> str:
-    """A fresh, key-safe request id."""
-    return f"req_{uuid.uuid4().hex}"
-
-
-class ResultWatcher:
-    """Reads the completed and failed topics from their current end.
-
-    Start it *before* publishing requests: results published after :meth:`start` returns
-    are never missed, because every partition's position is fixed at start.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.topics = (settings.topics.completed, settings.topics.failed)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            client_id=f"{settings.kafka.client_id}-watcher",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        await self.consumer.topics()  # refresh cluster metadata
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in self.topics
-            for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
-        ]
-        self.consumer.assign(partitions)
-        await self.consumer.seek_to_end(*partitions)
-        for partition in partitions:  # resolve the lazy seek now, before anything is sent
-            await self.consumer.position(partition)
-
-    async def stop(self) -> None:
-        await self.consumer.stop()
-
-    async def results(self, request_ids: set[str], timeout: float) -> AsyncIterator[ResultEvent]:
-        """Yield the first result for each id in ``request_ids`` as it arrives.
-
-        Raises :class:`SubmitTimeoutError` naming what is still pending after ``timeout``.
-        """
-        pending = set(request_ids)
-        deadline = time.monotonic() + timeout
-        while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SubmitTimeoutError(
-                    f"no result within {timeout:.0f} s for {len(pending)} request(s): "
-                    + ", ".join(sorted(pending))
-                )
-            batches = await self.consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
-            for records in batches.values():
-                for record in records:
-                    try:
-                        event = RESULT_EVENTS.validate_json(record.value)
-                    except ValidationError:
-                        log.warning("ignoring malformed result at %s", record.offset)
-                        continue
-                    if event.request_id in pending:
-                        pending.discard(event.request_id)
-                        yield event
+Image = bytes | Path | str | S3Object
+"""An image to submit: its bytes, a local file, an http(s) URL, or an object in the store."""
 
 
 @dataclass(frozen=True)
@@ -127,24 +64,155 @@ def _store_retries(patience_s: float) -> AsyncRetrying:
 
 
 class Client:
-    """Submits local files through Kafka and S3 and downloads the results.
+    """Submits images and collects their results; use it as an async context manager.
 
     Object-store calls are retried while the store is briefly unavailable (up to
-    ``store_patience_s``), as the workers do with their retry topics.
+    ``store_patience_s``), as the workers do with their retry topics. ``settings`` default
+    to the environment's (``CUTSTREAM_*``), ``store`` to the S3 store they name.
     """
 
     def __init__(
-        self, settings: Settings, store: ObjectStore, store_patience_s: float = 60
+        self,
+        settings: Settings | None = None,
+        store: ObjectStore | None = None,
+        *,
+        store_patience_s: float = 60,
     ) -> None:
-        self.settings = settings
-        self.store = store
+        self.settings = settings or Settings()
+        self.store = store or S3ObjectStore(self.settings)
         self.store_patience_s = store_patience_s
+        self._submitter = Submitter(self.settings, self.store, "client")
+        self._watcher = ResultWatcher(self.settings)
+        self._tracked: set[str] = set()
+        """Request ids whose results are kept when they arrive while others are awaited."""
+        self._arrived: dict[str, ResultEvent] = {}
+
+    async def start(self) -> None:
+        """Connect; results published from now on are seen."""
+        await self._watcher.start()
+        await self._submitter.start()
+
+    async def stop(self) -> None:
+        await self._submitter.stop()
+        await self._watcher.stop()
+
+    async def __aenter__(self) -> Client:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         async for attempt in _store_retries(self.store_patience_s):
             with attempt:
                 return await call()
         raise AssertionError("unreachable: tenacity reraises")
+
+    # Submitting -------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        image: Image,
+        options: RemovalOptions | None = None,
+        *,
+        account: str = "default",
+        request_id: str | None = None,
+        webhook_url: str | None = None,
+        filename: str = "image",
+    ) -> ImageRequested:
+        """Publish a request for one image and return it (its ``request_id`` is the key to
+        its result). Bytes and files are uploaded first; ``filename`` names uploaded bytes.
+
+        A ``webhook_url`` is checked by the URL guard first (:class:`UrlNotAllowedError`).
+        """
+        if webhook_url is not None:
+            await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
+        return await self._submit(
+            image, options or RemovalOptions(), account, request_id, webhook_url, filename
+        )
+
+    async def _submit(
+        self,
+        image: Image,
+        options: RemovalOptions,
+        account: str,
+        request_id: str | None,
+        webhook_url: str | None,
+        filename: str,
+    ) -> ImageRequested:
+        request_id = request_id or new_request_id()
+        source = await self._source(image, account, request_id, filename)
+        request = image_request(account, request_id, source, options, webhook_url=webhook_url)
+        await self._retrying(lambda: self._submitter.record(request))
+        self._tracked.add(request_id)
+        await self._submitter.publish([request])
+        return request
+
+    async def _source(
+        self, image: Image, account: str, request_id: str, filename: str
+    ) -> S3Object | UrlInput:
+        if isinstance(image, S3Object):
+            return image
+        if isinstance(image, str):
+            return UrlInput.model_validate({"url": image})
+        if isinstance(image, Path):
+            data = await asyncio.to_thread(image.read_bytes)
+            filename = image.name
+        else:
+            data = image
+        return await self._retrying(
+            lambda: self._submitter.upload(account, request_id, filename, data)
+        )
+
+    # Results ----------------------------------------------------------------------------
+
+    async def results(
+        self, request_ids: Iterable[str], timeout: float
+    ) -> AsyncIterator[ResultEvent]:
+        """Yield the first result of each request in ``request_ids`` as it arrives (in
+        arrival order). Results of other requests this client submitted are kept for
+        later calls. :class:`SubmitTimeoutError` names what is still pending after
+        ``timeout`` seconds."""
+        pending = set(request_ids)
+        self._tracked.update(pending)
+        deadline = time.monotonic() + timeout
+        while True:
+            for request_id in [r for r in pending if r in self._arrived]:
+                pending.discard(request_id)
+                self._tracked.discard(request_id)
+                yield self._arrived.pop(request_id)
+            if not pending:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SubmitTimeoutError(
+                    f"no result within {timeout:.0f} s for {len(pending)} request(s): "
+                    + ", ".join(sorted(pending))
+                )
+            for event in await self._watcher.next_batch(int(min(remaining, 1.0) * 1000)):
+                if event.request_id in self._tracked:
+                    self._arrived.setdefault(event.request_id, event)
+
+    async def wait(self, request_id: str, timeout: float) -> ResultEvent:
+        """The result of one request (:class:`ImageCompleted` or :class:`ImageFailed`)."""
+        async for event in self.results([request_id], timeout):
+            return event
+        raise AssertionError("unreachable: results() yields or raises")
+
+    async def output(self, result: ImageCompleted) -> bytes:
+        """The bytes of a completed request's output."""
+        output = result.payload.output
+        return await self._retrying(
+            lambda: asyncio.to_thread(self.store.get, output.bucket, output.key)
+        )
+
+    # Local files ------------------------------------------------------------------------
 
     async def submit_files(
         self,
@@ -157,100 +225,35 @@ class Client:
         webhook_url: str | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Upload and publish every file at once; download each result as it completes.
-
-        A ``webhook_url`` is checked by the URL guard before anything is uploaded
-        (:class:`UrlNotAllowedError`). Returns outcomes in completion order. Raises
-        :class:`SubmitTimeoutError` if some results do not arrive within ``timeout``.
-        """
+        """Submit every file (at most eight uploads at once) and save each result under
+        ``out_dir`` as it completes, named as ``cutstream remove`` names them. Returns
+        outcomes in completion order; :class:`SubmitTimeoutError` if some results do not
+        arrive within ``timeout``."""
         if webhook_url is not None:
             await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        targets = [task.target for task in plan(sources, out_dir, options)]
-        bucket = self.settings.s3.input_bucket
-        requests = [
-            ImageRequested(
-                request_id=(request_id := new_request_id()),
-                account=account,
-                payload=ImageRequest.model_validate(
-                    {
-                        "input": S3Object(
-                            bucket=bucket, key=f"uploads/{account}/{request_id}/{source.name}"
-                        ),
-                        "options": options,
-                        "webhook_url": webhook_url,
-                    }
-                ),
-            )
-            for source in sources
-        ]
-        by_id = {
-            request.request_id: (source, target)
-            for request, source, target in zip(requests, sources, targets, strict=True)
-        }
-        watcher = ResultWatcher(self.settings)
-        await watcher.start()
-        try:
-            await self._upload(requests, sources)
-            await self._publish(requests)
-            outcomes = []
-            async for event in watcher.results(set(by_id), timeout):
-                source, target = by_id[event.request_id]
-                saved = await self._download(event, target)
-                outcome = Outcome(source, event.request_id, event, saved)
-                outcomes.append(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
-            return outcomes
-        finally:
-            await watcher.stop()
+        targets = local_targets(sources, out_dir, options.format.extension)
+        slots = asyncio.Semaphore(_UPLOADS_AT_ONCE)  # bounds the input bytes held
 
-    async def _upload(self, requests: Sequence[ImageRequested], sources: Sequence[Path]) -> None:
-        """Store each input and its "accepted" job record, before anything is published."""
-        jobs_store = JobStore(self.store, self.settings.s3.jobs_bucket)
-        slots = asyncio.Semaphore(_UPLOADS_AT_ONCE)  # bounds the input bytes held in memory
-
-        async def upload(request: ImageRequested, source: Path) -> None:
-            target = request.payload.input
-            assert isinstance(target, S3Object)
+        async def submit(source: Path) -> str:
             async with slots:
-                data = await asyncio.to_thread(source.read_bytes)
-                await self._retrying(
-                    lambda: asyncio.to_thread(
-                        self.store.put, target.bucket, target.key, data, "application/octet-stream"
-                    )
+                request = await self._submit(
+                    source, options, account, None, webhook_url, source.name
                 )
-                await self._retrying(lambda: jobs_store.put(accepted(request)))
+                return request.request_id
 
-        await asyncio.gather(*(upload(r, s) for r, s in zip(requests, sources, strict=True)))
-
-    async def _publish(self, requests: Sequence[ImageRequested]) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            client_id=f"{self.settings.kafka.client_id}-submit",
-            acks="all",
-            enable_idempotence=self.settings.kafka.enable_idempotence,
-        )
-        await producer.start()
-        try:
-            sent = [
-                await producer.send(
-                    self.settings.topics.requests,
-                    value=request.model_dump_json().encode(),
-                    key=request.request_id.encode(),
-                )
-                for request in requests
-            ]
-            await asyncio.gather(*sent)
-        finally:
-            await producer.stop()
-
-    async def _download(self, event: ResultEvent, target: Path) -> Path | None:
-        if not isinstance(event, ImageCompleted):
-            return None
-        output = event.payload.output
-        data = await self._retrying(
-            lambda: asyncio.to_thread(self.store.get, output.bucket, output.key)
-        )
-        await asyncio.to_thread(target.write_bytes, data)
-        return target
+        ids = await asyncio.gather(*(submit(source) for source, _ in targets))
+        by_id = dict(zip(ids, targets, strict=True))
+        outcomes = []
+        async for event in self.results(by_id, timeout):
+            source, target = by_id[event.request_id]
+            saved = None
+            if isinstance(event, ImageCompleted):
+                data = await self.output(event)
+                await asyncio.to_thread(target.write_bytes, data)
+                saved = target
+            outcome = Outcome(source, event.request_id, event, saved)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes

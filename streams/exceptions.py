@@ -33,5 +33,12 @@ class SubmitTimeoutError(StreamsError):
     retryable = True
 
 
+class QueueUnavailableError(StreamsError):
+    """Kafka did not take a request; it was not queued. Try again later."""
+
+    code = ErrorCode.UNAVAILABLE
+    retryable = True
+
+
 class ModelPullError(StreamsError):
     """A model could not be fetched, or what was fetched failed verification."""

@@ -1,10 +1,11 @@
-"""Errors of the gateway, rendered in the shape of the API they happen in.
+r"""Errors of the gateway, rendered in the shape of the API they happen in.
 
-One :class:`ApiError` (HTTP status + stable code + message) is raised everywhere; the
-exception handler renders it the way the route's document says errors look. Codes are the
-image core's :class:`ErrorCode` values or a few HTTP-level ones (``missing_image``,
-``unauthorized``, ``not_found``, ``conflict``, ``timeout``…), renamed where a seed uses its
-own name for the same thing.
+Routes raise :class:`ApiError` (HTTP status + stable code + message) for what is wrong
+with the HTTP request itself; the service layer raises :class:`CutstreamError`\s, whose
+code picks the status here (:func:`from_cutstream`). The exception handler renders either
+the way the route's document says errors look. Codes are :class:`ErrorCode` values or a
+few HTTP-level ones (``missing_image``, ``unauthorized``, ``method_not_allowed``…), renamed
+where a shape's document uses its own name for the same thing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from schemas.errors import CutstreamError, ErrorCode
 
 
 class Shape(StrEnum):
+    """The API shapes the gateway speaks, each with its own error body."""
+
     NATIVE = "native"
-    REMOVE_BG = "seed000"
-    ARTWORKS = "seed001"
-    REMOVE = "seed002"
-    JOBS = "seed003"
-    REMBG = "seed004"
+    """``/v1/jobs``, ``/v1/remove-background``."""
+    REMOVE_BG = "remove-bg"
+    """``/v1/remove-bg``: JSON in, a link out (``{success, error: {code, message}}``)."""
+    ARTWORKS = "artworks"
+    """``/v2/artworks``: async artwork objects (``{message, statusCode, error}``)."""
+    REMOVE = "remove"
+    """``/v1/remove``: multipart in, the image out."""
+    JOBS = "jobs"
+    """``/api/v1``: async jobs (``{error, code}``)."""
+    REMBG = "rembg"
+    """``/v2/rembg``: rembg-style effects, multipart in, the image out."""
 
 
 def shape_for(path: str) -> Shape:
@@ -64,6 +73,9 @@ _STATUS: dict[str, int] = {
     ErrorCode.MODEL_NOT_INSTALLED: 503,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.TIMEOUT: 504,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -74,12 +86,12 @@ def from_code(code: str, message: str) -> ApiError:
 
 
 def from_cutstream(exc: CutstreamError) -> ApiError:
-    """The answer for an image-core or streams error."""
+    """The answer for an image-core, streams or gateway-service error."""
     return from_code(exc.code, exc.message)
 
 
-# Seed-specific names for the same conditions.
-_SEED_CODES: dict[Shape, dict[str, str]] = {
+# The names some shapes' documents use for the same conditions.
+_SHAPE_CODES: dict[Shape, dict[str, str]] = {
     Shape.REMOVE: {
         "invalid_request": "validation_error",
         "invalid_image_format": "validation_error",
@@ -112,13 +124,13 @@ _SEED_CODES: dict[Shape, dict[str, str]] = {
     Shape.REMOVE_BG: {"unauthorized": "invalid_api_key", "invalid_request": "invalid_request"},
 }
 
-# Seeds that document "too large" as a 400, not a 413.
+# Shapes whose documents give "too large" as a 400, not a 413.
 _TOO_LARGE_IS_400 = frozenset({Shape.REMOVE_BG, Shape.REMOVE, Shape.REMBG, Shape.JOBS})
 
 
 def render(shape: Shape, error: ApiError) -> JSONResponse:
     """``error`` as the body, status and headers ``shape``'s document describes."""
-    code = _SEED_CODES.get(shape, {}).get(error.code, error.code)
+    code = _SHAPE_CODES.get(shape, {}).get(error.code, error.code)
     status = error.status
     if status == 413 and shape in _TOO_LARGE_IS_400:
         status = 400

@@ -35,6 +35,7 @@ from streams.messaging.faustkit import (
 )
 from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, dead_letter_for
+from streams.notifier.payloads import Payloads
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 
@@ -103,11 +104,10 @@ def build_notifier_app(settings: Settings) -> faust.App:
     store = S3ObjectStore(settings)
     notifier = Notifier(
         store=store,
-        presigner=store.public(settings),
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
+        payloads=Payloads(store.public(settings), settings.outputs.url_expiry_s),
         settings=hooks,
         policy=UrlPolicy.of(settings.urls),
-        url_expiry_s=settings.outputs.url_expiry_s,
     )
     topics = declare_topics(app, settings)
     register_notifier(app, topics, notifier, settings)

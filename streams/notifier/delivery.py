@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
@@ -36,14 +36,10 @@ from schemas.events import (
     ImageCompleted,
     ImageFailed,
 )
-from schemas.jobs import JobRecord
 from schemas.webhooks import (
     DeliveryAttempt,
     DeliveryOutcome,
     DeliveryTask,
-    JobsWebhook,
-    NativeWebhook,
-    NativeWebhookData,
     WebhookExhausted,
     WebhookExhaustedPayload,
     WebhookFormat,
@@ -51,11 +47,11 @@ from schemas.webhooks import (
 from streams import metrics
 from streams.config.settings import WebhookSettings
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
+from streams.notifier.payloads import Payloads
 from streams.notifier.signing import signed_headers
-from streams.storage.base import ObjectStore, Presigner
+from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore
 from streams.storage.layout import disabled_webhook_key
-from streams.views import artwork
 
 log = logging.getLogger(__name__)
 
@@ -129,19 +125,17 @@ class Notifier:
         self,
         *,
         store: ObjectStore,
-        presigner: Presigner,
         jobs_store: JobStore,
+        payloads: Payloads,
         settings: WebhookSettings,
         policy: UrlPolicy,
-        url_expiry_s: int,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.store = store
-        self.presigner = presigner
+        self.payloads = payloads
         self.jobs = jobs_store
         self.settings = settings
         self.policy = policy
-        self.url_expiry_s = url_expiry_s
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False
         )
@@ -195,7 +189,7 @@ class Notifier:
             await self._append(result, skipped)
             return AttemptResult(skipped)
         record = await self.jobs.get(result.account, result.request_id)
-        body = self.body(task, record)
+        body = self.payloads.body(task, record)
         secrets_ = self.settings.secrets_for(result.account, task.url)
         headers = {
             **signed_headers(secrets_, task.webhook_id, body),
@@ -241,58 +235,6 @@ class Notifier:
                 attempt_record, exhausted=self._exhausted(task, attempt, status, error)
             )
         return AttemptResult(attempt_record, retry_delay_s=decision.delay_s)
-
-    def body(self, task: DeliveryTask, record: JobRecord | None) -> bytes:
-        """The JSON body in the request's chosen shape (presigned output URL included)."""
-        result = task.result
-        output_url = self._output_url(result)
-        completed_at = result.created_at
-        if task.format is WebhookFormat.JOBS:
-            payload = JobsWebhook(
-                job_id=result.request_id,
-                status="completed" if isinstance(result, ImageCompleted) else "failed",
-                output_url=output_url,
-                error_message=result.payload.error.message
-                if isinstance(result, ImageFailed)
-                else None,
-                completed_at=completed_at,
-            ).model_dump(mode="json", exclude_none=True)
-        elif task.format is WebhookFormat.ARTWORKS and record is not None:
-            payload = artwork(record, output_url).model_dump(mode="json")
-        else:
-            payload = self._native(result, record, output_url).model_dump(mode="json")
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-    def _output_url(self, result: ImageCompleted | ImageFailed) -> str | None:
-        if not isinstance(result, ImageCompleted):
-            return None
-        output = result.payload.output
-        expiry = timedelta(seconds=self.url_expiry_s)
-        return self.presigner.presigned_get_url(output.bucket, output.key, expiry)
-
-    def _native(
-        self, result: ImageCompleted | ImageFailed, record: JobRecord | None, output_url: str | None
-    ) -> NativeWebhook:
-        succeeded = isinstance(result, ImageCompleted)
-        expires = datetime.now(UTC) + timedelta(seconds=self.url_expiry_s) if output_url else None
-        return NativeWebhook(
-            type=result.type,
-            timestamp=datetime.now(UTC),
-            data=NativeWebhookData(
-                request_id=result.request_id,
-                job_id=result.request_id,
-                account=result.account,
-                status="succeeded" if succeeded else "failed",
-                output_url=output_url,
-                output_url_expires_at=expires,
-                output=result.payload.output if isinstance(result, ImageCompleted) else None,
-                error=result.payload.error if isinstance(result, ImageFailed) else None,
-                attempts=result.payload.attempts,
-                created_at=record.created_at if record else result.created_at,
-                completed_at=result.created_at,
-                trace_id=result.trace_id,
-            ),
-        )
 
     def _record(
         self,

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -22,8 +21,6 @@ from streams.imaging.build import build_remover
 from streams.messaging.faustkit import (
     attempt_of,
     create_app,
-    delay_headers,
-    raw_topic,
     register_delay_tiers,
     register_in_flight_agent,
     register_web,
@@ -34,32 +31,12 @@ from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
-from streams.worker.handling import Delivery, Inbound, Processor, RetryPolicy
+from streams.worker.handling import Inbound, Processor, RetryPolicy
+from streams.worker.publish import Publisher, Topics, declare_topics
 
 log = logging.getLogger(__name__)
 
 PROCESSOR_AGENT = "cutstream.processor"
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The processor's topic handles."""
-
-    requests: faust.TopicT
-    completed: faust.TopicT
-    failed: faust.TopicT
-    dead_letter: faust.TopicT
-    retries: tuple[faust.TopicT, ...]
-
-
-def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    return Topics(
-        requests=raw_topic(app, settings.topics.requests),
-        completed=raw_topic(app, settings.topics.completed),
-        failed=raw_topic(app, settings.topics.failed),
-        dead_letter=raw_topic(app, settings.topics.dead_letter),
-        retries=tuple(raw_topic(app, name) for name in settings.retry_topics),
-    )
 
 
 def _inbound(event: Any) -> Inbound:
@@ -71,36 +48,6 @@ def _inbound(event: Any) -> Inbound:
         offset=message.offset,
         attempt=attempt_of(event),
     )
-
-
-class Publisher:
-    """Hands a :class:`Delivery` to the producer."""
-
-    def __init__(self, topics: Topics) -> None:
-        self.topics = topics
-
-    async def publish(self, delivery: Delivery) -> None:
-        for event, topic in (
-            (delivery.completed, self.topics.completed),
-            (delivery.failed, self.topics.failed),
-        ):
-            if event is not None:
-                await topic.send(
-                    key=event.request_id.encode(), value=event.model_dump_json().encode()
-                )
-        if delivery.dead_letter is not None:
-            letter = delivery.dead_letter
-            await self.topics.dead_letter.send(
-                key=(letter.request_id or "").encode() or None,
-                value=letter.model_dump_json().encode(),
-            )
-        if delivery.retry is not None:
-            order = delivery.retry
-            await self.topics.retries[order.tier - 1].send(
-                key=order.key,
-                value=order.value,
-                headers=delay_headers(order.attempt, order.delay_s),
-            )
 
 
 class ByteBudget:

@@ -1,5 +1,5 @@
 """The native API, keys, cancellation, timeouts and the fuzzed schema, against a real
-uvicorn gateway on the real stack (the seed shapes are in test_gateway_seeds.py)."""
+uvicorn gateway on the real stack (the compatible shapes are in test_gateway_compat.py)."""
 
 from __future__ import annotations
 

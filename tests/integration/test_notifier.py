@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 from standardwebhooks import Webhook
 
-from schemas import ImageRequested, OutputInfo, RemovalOptions
+from schemas.events import ImageRequested, OutputInfo
 from schemas.jobs import JobRecord
+from schemas.options import RemovalOptions
 from streams.client import Client
 from streams.config.settings import Settings
 from streams.notifier.signing import verify
@@ -282,10 +283,10 @@ async def test_end_to_end_submit_with_a_webhook(
     url = receiver.answers("/done", status(200))
     image = tmp_path / "cup.jpg"
     image.write_bytes(photo_jpeg("coffee"))
-    client = Client(settings, S3ObjectStore(settings))
-    (outcome,) = await client.submit_files(
-        [image], tmp_path / "out", RemovalOptions(), timeout=180, webhook_url=url
-    )
+    async with Client(settings, S3ObjectStore(settings)) as client:
+        (outcome,) = await client.submit_files(
+            [image], tmp_path / "out", RemovalOptions(), timeout=180, webhook_url=url
+        )
 
     async def notified() -> bool:
         return bool(receiver.hits("/done"))

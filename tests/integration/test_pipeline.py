@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from schemas import ErrorCode, ImageCompleted, ImageFailed, RemovalOptions
+from schemas.errors import ErrorCode
+from schemas.events import ImageCompleted, ImageFailed
+from schemas.options import RemovalOptions
 from streams.client import Client
 from streams.config.settings import Settings
 from streams.storage.s3 import S3ObjectStore
@@ -33,9 +35,10 @@ async def test_three_photographs_become_three_cutouts(
 ) -> None:
     start_worker()
     sources = write_photos(tmp_path / "in", PHOTOS)
-    client = Client(settings, store)
-
-    outcomes = await client.submit_files(sources, tmp_path / "out", RemovalOptions(), timeout=180)
+    async with Client(settings, store) as client:
+        outcomes = await client.submit_files(
+            sources, tmp_path / "out", RemovalOptions(), timeout=180
+        )
 
     assert sorted(o.source.stem for o in outcomes) == sorted(PHOTOS)
     for outcome in outcomes:
@@ -65,21 +68,20 @@ async def test_undecodable_input_fails_and_the_worker_keeps_going(
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     (good,) = write_photos(tmp_path / "in", ("coffee",))
-    client = Client(settings, store)
+    async with Client(settings, store) as client:
+        outcomes = await client.submit_files(
+            [broken, good], tmp_path / "out", RemovalOptions(), timeout=180
+        )
+        by_name = {o.source.name: o.event for o in outcomes}
+        failed = by_name["broken.jpg"]
+        assert isinstance(failed, ImageFailed)
+        assert failed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
+        assert isinstance(by_name["coffee.jpg"], ImageCompleted)
 
-    outcomes = await client.submit_files(
-        [broken, good], tmp_path / "out", RemovalOptions(), timeout=180
-    )
-    by_name = {o.source.name: o.event for o in outcomes}
-    failed = by_name["broken.jpg"]
-    assert isinstance(failed, ImageFailed)
-    assert failed.payload.error.code is ErrorCode.INVALID_IMAGE_FORMAT
-    assert isinstance(by_name["coffee.jpg"], ImageCompleted)
-
-    # Still consuming after the failure: a later request completes too.
-    (later,) = write_photos(tmp_path / "later", ("astronaut",))
-    (outcome,) = await client.submit_files(
-        [later], tmp_path / "out2", RemovalOptions(), timeout=180
-    )
+        # Still consuming after the failure: a later request completes too.
+        (later,) = write_photos(tmp_path / "later", ("astronaut",))
+        (outcome,) = await client.submit_files(
+            [later], tmp_path / "out2", RemovalOptions(), timeout=180
+        )
     assert isinstance(outcome.event, ImageCompleted)
     assert worker.poll() is None

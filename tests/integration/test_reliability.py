@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from schemas import ErrorCode, ImageCompleted, RemovalOptions
+from schemas.errors import ErrorCode
+from schemas.events import ImageCompleted
 from schemas.jobs import JobStatus
+from schemas.options import RemovalOptions
 from streams.client import Client, Outcome
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ensure_topics
@@ -41,8 +43,8 @@ def small_photos(directory: Path, count: int, side: int = 320) -> list[Path]:
 
 
 async def submit_all(settings: Settings, sources: list[Path], out: Path) -> list[Outcome]:
-    client = Client(settings, S3ObjectStore(settings))
-    return await client.submit_files(sources, out, RemovalOptions(), timeout=300)
+    async with Client(settings, S3ObjectStore(settings)) as client:
+        return await client.submit_files(sources, out, RemovalOptions(), timeout=300)
 
 
 async def assert_exactly_once(settings: Settings, outcomes: list[Outcome], count: int) -> None:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from schemas import ErrorCode, ErrorInfo, ImageRequested, OutputInfo
+from schemas.errors import ErrorCode
+from schemas.events import ErrorInfo, ImageRequested, OutputInfo
 from schemas.webhooks import DeliveryTask, WebhookFormat
 from streams.config.settings import Settings, WebhookSettings
 from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, decide, retry_after_seconds
+from streams.notifier.payloads import Payloads
 from streams.storage import jobs
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
@@ -95,17 +97,16 @@ def notifier() -> Notifier:
     store = MemoryObjectStore()
     return Notifier(
         store=store,
-        presigner=S3ObjectStore(settings),
         jobs_store=JobStore(store, "jobs"),
+        payloads=Payloads(S3ObjectStore(settings), settings.outputs.url_expiry_s),
         settings=settings.webhooks,
         policy=UrlPolicy(),
-        url_expiry_s=settings.outputs.url_expiry_s,
     )
 
 
 def test_native_payload() -> None:
     record, task = record_and_task(WebhookFormat.NATIVE)
-    body = json.loads(notifier().body(task, record))
+    body = json.loads(notifier().payloads.body(task, record))
     assert body["type"] == "image.completed"
     data = body["data"]
     assert (data["request_id"], data["job_id"], data["status"]) == ("r-1", "r-1", "succeeded")
@@ -121,18 +122,18 @@ def test_native_payload() -> None:
 
 def test_jobs_payload_is_seed_003s_shape() -> None:
     record, task = record_and_task(WebhookFormat.JOBS)
-    body = json.loads(notifier().body(task, record))
+    body = json.loads(notifier().payloads.body(task, record))
     assert set(body) == {"jobId", "status", "outputUrl", "completedAt"}
     assert (body["jobId"], body["status"]) == ("r-1", "completed")
     failed_record, failed_task = record_and_task(WebhookFormat.JOBS, succeeded=False)
-    failed = json.loads(notifier().body(failed_task, failed_record))
+    failed = json.loads(notifier().payloads.body(failed_task, failed_record))
     assert set(failed) == {"jobId", "status", "errorMessage", "completedAt"}
     assert (failed["status"], failed["errorMessage"]) == ("failed", "not an image")
 
 
 def test_artworks_payload_is_seed_001s_artwork() -> None:
     record, task = record_and_task(WebhookFormat.ARTWORKS)
-    body = json.loads(notifier().body(task, record))
+    body = json.loads(notifier().payloads.body(task, record))
     assert body["id"] == "r-1"
     assert body["artworkType"] == "remove_background"
     assert body["parameters"] == {

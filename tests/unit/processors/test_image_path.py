@@ -14,7 +14,8 @@ from processors import InvalidImageError, ModelNotInstalledError, Remover, Unkno
 from processors.compose import refine_mask
 from processors.exceptions import ModelChecksumError
 from processors.segmenters import ModelRegistry, RuntimeOptions
-from schemas import ErrorCode, RemovalOptions
+from schemas.errors import ErrorCode
+from schemas.options import RemovalOptions
 from tests.golden import golden_path, shrink_alpha
 from tests.images import PHOTOS, SUBJECT_BOXES, alpha_of, opaque_fraction, photo, photo_jpeg
 

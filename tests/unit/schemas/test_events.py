@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas import (
+from schemas.errors import ErrorCode
+from schemas.events import (
     RESULT_EVENTS,
     SCHEMA_VERSION,
-    ErrorCode,
     ErrorInfo,
     ImageCompleted,
     ImageError,
@@ -19,8 +19,8 @@ from schemas import (
     OutputInfo,
     S3Object,
     UrlInput,
+    result_event_id,
 )
-from schemas.events import result_event_id
 
 
 def request(**overrides: Any) -> ImageRequested:

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from schemas import ImageRequested
+from schemas.events import ImageRequested
 from schemas.export import JSON_DIR, render, schemas
 
 

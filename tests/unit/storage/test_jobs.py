@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas import ErrorCode, ErrorInfo, ImageRequested, OutputInfo
+from schemas.errors import ErrorCode
+from schemas.events import ErrorInfo, ImageRequested, OutputInfo
 from schemas.jobs import JobStatus
 from streams.storage import jobs
 from streams.storage.jobs import JobStore

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from processors import Remover
-from schemas import ErrorCode, ImageRequested
+from schemas.errors import ErrorCode
+from schemas.events import ImageRequested
 from schemas.jobs import JobStatus
 from streams.exceptions import StorageUnavailableError
 from streams.net.fetch import Fetcher, FetchLimits

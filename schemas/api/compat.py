@@ -1,10 +1,11 @@
-"""Bodies of the seed-compatible routes, field for field as their documents give them.
+"""Bodies of the compatible shapes, field for field as their hosted APIs document them
+(the documents are ../shared/seeds/000…004):
 
-- seed 000 — ``POST /v1/remove-bg`` (JSON, returns an output URL);
-- seed 001 — ``/v2/artworks/remove-background`` (async artwork objects);
-- seed 002 — ``POST /v1/remove`` (multipart, returns the image);
-- seed 003 — ``/api/v1/remove-bg`` and ``/api/v1/jobs/{id}`` (async jobs);
-- seed 004 — ``/v2/rembg/…`` (multipart, returns the image).
+- remove-bg JSON — ``POST /v1/remove-bg`` (JSON, returns an output URL);
+- artworks — ``/v2/artworks/remove-background`` (async artwork objects);
+- multipart remove — ``POST /v1/remove`` (multipart, returns the image);
+- jobs — ``/api/v1/remove-bg`` and ``/api/v1/jobs/{id}`` (async jobs);
+- rembg — ``/v2/rembg/…`` (multipart, returns the image).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from schemas.webhooks import ArtworkWebhook
+from schemas.events import UrlInput
+from schemas.jobs import JobRecord, JobStatus
+from schemas.webhooks import ArtworkParameters, ArtworkWebhook
 
 
 class _Camel(BaseModel):
@@ -24,7 +27,7 @@ class _Camel(BaseModel):
     )
 
 
-# seed 000 -------------------------------------------------------------------------------
+# remove-bg JSON -----------------------------------------------------------------------
 
 
 class RemoveBgRequest(BaseModel):
@@ -52,7 +55,7 @@ class RemoveBgError(BaseModel):
     error: RemoveBgErrorDetail
 
 
-# seed 001 -------------------------------------------------------------------------------
+# artworks -----------------------------------------------------------------------------
 
 
 class ArtworkCreate(_Camel):
@@ -68,6 +71,37 @@ class ArtworkCreate(_Camel):
 
 Artwork = ArtworkWebhook  # the same object is returned, polled and sent to webhooks
 
+ArtworkStatus = Literal["starting", "processing", "succeeded", "failed", "canceled"]
+
+ARTWORK_STATUS: dict[JobStatus, ArtworkStatus] = {
+    JobStatus.ACCEPTED: "starting",
+    JobStatus.PROCESSING: "processing",
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "canceled",
+}
+
+
+def artwork_of(record: JobRecord, output_url: str | None) -> ArtworkWebhook:
+    """The artwork object of a job record (the artworks API's answers and webhooks)."""
+    source = record.request.input
+    chosen = record.request.options.format.value
+    output_format: Literal["auto", "png", "webp"] = (
+        "png" if chosen == "png" else "webp" if chosen == "webp" else "auto"
+    )
+    return ArtworkWebhook(
+        id=record.request_id,
+        parameters=ArtworkParameters(
+            image_url=str(source.url) if isinstance(source, UrlInput) else None,
+            webhook=str(record.request.webhook_url) if record.request.webhook_url else None,
+            output_format=output_format,
+        ),
+        duration=round((record.duration_ms or 0.0) / 1000, 3),
+        results=[output_url] if output_url else [],
+        status=ARTWORK_STATUS[record.status],
+        created_at=record.created_at,
+    )
+
 
 class ArtworkError(_Camel):
     message: str
@@ -75,7 +109,7 @@ class ArtworkError(_Camel):
     error: str
 
 
-# seed 002 -------------------------------------------------------------------------------
+# multipart remove ----------------------------------------------------------------------
 
 
 class RemoveErrorDetail(BaseModel):
@@ -96,7 +130,7 @@ class RemoveError(BaseModel):
     error: RemoveErrorDetail
 
 
-# seed 003 -------------------------------------------------------------------------------
+# jobs ---------------------------------------------------------------------------------
 
 
 class JobAccepted(_Camel):
@@ -123,7 +157,7 @@ class JobsError(BaseModel):
     code: str
 
 
-# seed 004 -------------------------------------------------------------------------------
+# rembg --------------------------------------------------------------------------------
 
 
 class RembgError(BaseModel):

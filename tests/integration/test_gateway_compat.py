@@ -1,4 +1,5 @@
-"""The seed-compatible shapes, against a real uvicorn gateway on the real stack."""
+"""The compatible shapes (remove-bg JSON, artworks, multipart remove, jobs, rembg; their documents
+are ../shared/seeds/000…004), against a real uvicorn gateway on the real stack."""
 
 from __future__ import annotations
 

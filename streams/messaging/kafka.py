@@ -1,0 +1,30 @@
+"""The Kafka clients cutstream's own code creates (Faust apps make theirs from
+:func:`streams.messaging.faustkit.create_app`)."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.config.settings import Settings
+
+
+def new_producer(settings: Settings, role: str) -> AIOKafkaProducer:
+    """A producer acknowledged by every in-sync replica, idempotent where the broker
+    supports it (``kafka.enable_idempotence``); its client id ends in ``role``."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.kafka.client_id}-{role}",
+        acks="all",
+        enable_idempotence=settings.kafka.enable_idempotence,
+    )
+
+
+def new_reader(settings: Settings, role: str) -> AIOKafkaConsumer:
+    """A consumer outside any group that commits nothing: it reads what it is assigned
+    (results, offsets), from where it is told."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.kafka.client_id}-{role}",
+        enable_auto_commit=False,
+        group_id=None,
+    )

@@ -1,0 +1,62 @@
+"""Where a handled message's outcome goes: the processor's topics and the publisher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from streams.config.settings import Settings
+from streams.messaging.faustkit import delay_headers, raw_topic
+from streams.worker.handling import Delivery
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The processor's topic handles."""
+
+    requests: faust.TopicT
+    completed: faust.TopicT
+    failed: faust.TopicT
+    dead_letter: faust.TopicT
+    retries: tuple[faust.TopicT, ...]
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    return Topics(
+        requests=raw_topic(app, settings.topics.requests),
+        completed=raw_topic(app, settings.topics.completed),
+        failed=raw_topic(app, settings.topics.failed),
+        dead_letter=raw_topic(app, settings.topics.dead_letter),
+        retries=tuple(raw_topic(app, name) for name in settings.retry_topics),
+    )
+
+
+class Publisher:
+    """Hands a :class:`Delivery` to the producer."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+
+    async def publish(self, delivery: Delivery) -> None:
+        for event, topic in (
+            (delivery.completed, self.topics.completed),
+            (delivery.failed, self.topics.failed),
+        ):
+            if event is not None:
+                await topic.send(
+                    key=event.request_id.encode(), value=event.model_dump_json().encode()
+                )
+        if delivery.dead_letter is not None:
+            letter = delivery.dead_letter
+            await self.topics.dead_letter.send(
+                key=(letter.request_id or "").encode() or None,
+                value=letter.model_dump_json().encode(),
+            )
+        if delivery.retry is not None:
+            order = delivery.retry
+            await self.topics.retries[order.tier - 1].send(
+                key=order.key,
+                value=order.value,
+                headers=delay_headers(order.attempt, order.delay_s),
+            )
