@@ -22,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --all-extras --python $(PYTHON)
+	$(UV) sync --locked --all-extras --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 setup: $(SYNCED) ## Install the locked environment into .venv (uv bootstrapped into .tools)
@@ -36,10 +36,11 @@ run: models ## Run the whole service on the embedded stack (cutstream up)
 test: models ## Run the whole test suite (unit + integration on the real embedded stack)
 	$(BIN)/pytest
 
-lint: $(SYNCED) ## ruff check, ruff format --check, mypy
+lint: $(SYNCED) ## ruff check, ruff format --check, mypy, import contracts (layers)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(SYNCED) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

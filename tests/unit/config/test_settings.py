@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from streams.config.settings import Settings
+from tests.imports import heavy_modules_loaded_by
 
 
 @pytest.fixture(autouse=True)
@@ -118,10 +117,4 @@ def test_the_new_name_wins_over_the_former(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_loading_settings_loads_no_image_libraries() -> None:
-    code = (
-        "import sys, streams.config.settings; "
-        "print(sorted(m for m in ('numpy', 'PIL', 'onnxruntime') if m in sys.modules))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert heavy_modules_loaded_by("streams.config.settings") == []
