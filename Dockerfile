@@ -17,6 +17,7 @@ RUN uv sync --locked --no-dev --no-install-project
 COPY schemas ./schemas
 COPY processors ./processors
 COPY streams ./streams
+COPY cutstream ./cutstream
 RUN uv sync --locked --no-dev
 
 ARG MODELS=u2netp

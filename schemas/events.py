@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     ConfigDict,
@@ -66,12 +67,43 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+KEY_PATTERN = r"^(?!.*(^|/)\.{0,2}(/|$))[^\x00-\x1f\x7f\\]+$"
+""":func:`_checked_key` as a regular expression, for the JSON Schemas."""
+
+
+def _checked_key(key: str) -> str:
+    """``key`` if it is a plain object path: no leading ``/``, no empty, ``.`` or ``..``
+    segment, no control characters or backslashes (so no prefix rule can be climbed out
+    of, and every store reads it the same way)."""
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError("an object key has no leading '/', no '//' and no '.' or '..' segments")
+    if any(ord(char) < 32 or char in "\\\x7f" for char in key):
+        raise ValueError("an object key has no control characters or backslashes")
+    return key
+
+
+BucketName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+    Field(description="An S3 bucket name: 3-63 of [a-z0-9.-], starting and ending alphanumeric."),
+]
+ObjectKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    AfterValidator(_checked_key),
+    Field(
+        description="An object key: a path of non-empty segments, none of them '.' or '..'.",
+        json_schema_extra={"pattern": KEY_PATTERN},
+    ),
+]
+
+
 class S3Object(_Model):
     """An object in the S3-compatible store."""
 
     kind: Literal["s3"] = "s3"
-    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)]
-    key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    bucket: BucketName
+    key: ObjectKey
 
 
 class UrlInput(_Model):

@@ -10,9 +10,15 @@ class StreamsError(CutstreamError):
 
 
 class ObjectNotFoundError(StreamsError):
-    """The object (or its bucket) does not exist."""
+    """The object (or its bucket) does not exist — or the account may not read it, which
+    is told apart from nothing."""
 
     code = ErrorCode.INPUT_NOT_FOUND
+
+    @classmethod
+    def at(cls, bucket: str, key: str) -> ObjectNotFoundError:
+        """The one message for a missing (or unreadable) object."""
+        return cls(f"s3://{bucket}/{key} does not exist")
 
 
 class StorageUnavailableError(StreamsError):

@@ -7,17 +7,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import RequestId, WebUrl
+from schemas.events import BucketName, ObjectKey, RequestId, WebUrl
 from schemas.options import RemovalOptions
 
 
 class ObjectRef(BaseModel):
-    """An image already in the object store (the account must be allowed to read it)."""
+    """An image already in the store: under the account's own uploads or outputs, or where
+    ``access.read_grants`` lets it read; anything else fails as ``input_not_found``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    bucket: str = Field(min_length=3, max_length=63)
-    key: str = Field(min_length=1, max_length=1024)
+    bucket: BucketName
+    key: ObjectKey
 
 
 class JobCreate(BaseModel):

@@ -9,9 +9,9 @@ loading the settings loads neither the model runtime nor Pillow.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from schemas.webhooks import secret_key
 
@@ -311,6 +311,22 @@ class GatewaySettings(Group):
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list); empty: none."
+    )
+
+
+GRANT_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:[^/\x00-\x1f]+/)*$"
+
+
+class AccessSettings(Group):
+    """Which stored objects an account may name as its input."""
+
+    read_grants: dict[str, list[Annotated[str, StringConstraints(pattern=GRANT_PATTERN)]]] = Field(
+        default_factory=dict,
+        description="Objects an account may reference beyond its own uploads "
+        "(`s3.input_bucket`/uploads/<account>/) and outputs (`s3.output_bucket`/<account>/), "
+        'as JSON: {"catalog-sync": ["s3://catalog/", "s3://cutstream-inputs/shared/"]} — '
+        "a bucket and a key prefix ending in `/`. Any other reference fails exactly as a "
+        "missing object does (`input_not_found`).",
     )
 
 

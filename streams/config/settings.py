@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.config.groups import (
+    AccessSettings,
     CustomModel,
     GatewaySettings,
     Group,
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
     urls: UrlSettings = Field(default_factory=UrlSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
@@ -217,6 +219,7 @@ __all__ = [
     "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
     "LOOPBACK",
+    "AccessSettings",
     "CustomModel",
     "GatewaySettings",
     "KafkaSettings",

@@ -26,14 +26,24 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """File name suffixes taken as images when a local folder is searched."""
 
 
+def upload_prefix(account: str) -> str:
+    """Where an account's uploads are, in the inputs bucket."""
+    return f"{UPLOADS_PREFIX}{account}/"
+
+
 def upload_key(account: str, request_id: str, filename: str) -> str:
     """Key of an uploaded input in the inputs bucket."""
-    return f"{UPLOADS_PREFIX}{account}/{request_id}/{filename}"
+    return f"{upload_prefix(account)}{request_id}/{filename}"
+
+
+def output_prefix(account: str) -> str:
+    """Where an account's outputs are, in the outputs bucket."""
+    return f"{account}/"
 
 
 def output_key(account: str, request_id: str, extension: str) -> str:
     """Key of a request's output in the outputs bucket."""
-    return f"{account}/{request_id}.{extension}"
+    return f"{output_prefix(account)}{request_id}.{extension}"
 
 
 def job_key(account: str, request_id: str) -> str:

@@ -34,9 +34,9 @@ class MemoryObjectStore(ObjectStore):
     def get(self, bucket: str, key: str) -> bytes:
         with self._lock:
             try:
-                return self._bucket(bucket)[key][0]
+                return self._buckets[bucket][key][0]
             except KeyError:
-                raise ObjectNotFoundError(f"s3://{bucket}/{key} does not exist") from None
+                raise ObjectNotFoundError.at(bucket, key) from None
 
     def exists(self, bucket: str, key: str) -> bool:
         with self._lock:

@@ -29,6 +29,7 @@ from streams.messaging.faustkit import (
 )
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
+from streams.storage.access import ReadAccess
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 from streams.worker.handling import Inbound, Processor, RetryPolicy
@@ -121,6 +122,7 @@ def build_worker_app(settings: Settings) -> faust.App:
                 settings.urls.max_redirects,
             ),
         ),
+        access=ReadAccess(settings.s3, settings.access.read_grants),
         output_bucket=settings.s3.output_bucket,
         retry=RetryPolicy(tuple(settings.worker.retry_delays_s)),
         executor=ThreadPoolExecutor(

@@ -46,6 +46,7 @@ from schemas.jobs import JobRecord, JobStatus
 from streams import metrics
 from streams.net.fetch import Fetcher
 from streams.storage import jobs
+from streams.storage.access import ReadAccess
 from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore
 from streams.storage.layout import output_key
@@ -153,6 +154,7 @@ class Processor:
         jobs_store: JobStore,
         remover: Remover,
         fetcher: Fetcher,
+        access: ReadAccess,
         output_bucket: str,
         retry: RetryPolicy,
         executor: Executor,
@@ -162,6 +164,7 @@ class Processor:
         self.jobs = jobs_store
         self.remover = remover
         self.fetcher = fetcher
+        self.access = access
         self.output_bucket = output_bucket
         self.retry = retry
         self.executor = executor
@@ -225,6 +228,7 @@ class Processor:
     async def _fetch(self, request: ImageRequested) -> bytes:
         source = request.payload.input
         if isinstance(source, S3Object):
+            self.access.check(request.account, source.bucket, source.key)
             return await asyncio.to_thread(self.store.get, source.bucket, source.key)
         return await self.fetcher.fetch(str(source.url))
 

@@ -146,6 +146,46 @@ async def test_stored_keys_work_until_revoked(api: RunningGateway) -> None:
         assert (await client.get(f"/v1/jobs/{job_id}")).status_code == 401
 
 
+async def test_object_references_cannot_cross_accounts_or_probe_the_store(
+    api: RunningGateway,
+) -> None:
+    keys = KeyStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket)
+    alice_key, alice_record = keys.create("alice", "victim")
+    bob_key, _ = keys.create("bob", "attacker")
+    s3 = api.settings.s3
+    async with httpx.AsyncClient(base_url=api.url, headers={"ApiKey": alice_key}) as alice:
+        upload = await alice.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})
+        alices = upload.json()["id"]
+        assert (await poll(alice, f"/v1/jobs/{alices}", "status", {"succeeded"}))["output"]
+    probes = {
+        "upload": (s3.input_bucket, f"uploads/alice/{alices}/cup.jpg"),
+        "output": (s3.output_bucket, f"alice/{alices}.png"),
+        "key record": (s3.jobs_bucket, f"_keys/{alice_record.key_id}.json"),
+        "missing key record": (s3.jobs_bucket, "_keys/0000000000000000.json"),
+        "missing bucket": ("no-such-bucket", "x.jpg"),
+    }
+    answers = {}
+    async with httpx.AsyncClient(base_url=api.url, headers={"ApiKey": bob_key}) as bob:
+        for name, (bucket, key) in probes.items():
+            created = await bob.post("/v1/jobs", json={"image": {"bucket": bucket, "key": key}})
+            assert created.status_code == 202, created.text
+            done = await poll(bob, f"/v1/jobs/{created.json()['id']}", "status", {"failed"})
+            error = done["error"]
+            answers[name] = (error["code"], error["message"].replace(f"s3://{bucket}/{key}", "X"))
+        climbing = await bob.post(
+            "/v1/jobs",
+            json={
+                "image": {
+                    "bucket": s3.input_bucket,
+                    "key": f"uploads/bob/../alice/{alices}/cup.jpg",
+                }
+            },
+        )
+    assert set(answers.values()) == {("input_not_found", "X does not exist")}, answers
+    assert climbing.status_code == 400
+    assert climbing.json()["error"]["code"] == "invalid_request"
+
+
 async def test_cancel_before_start_and_conflict_after(
     api: RunningGateway, stack_settings: Settings, tmp_path: Path
 ) -> None:

@@ -13,9 +13,11 @@ from processors import Remover
 from schemas.errors import ErrorCode
 from schemas.events import ImageRequested
 from schemas.jobs import JobStatus
+from streams.config.settings import S3Settings
 from streams.exceptions import StorageUnavailableError
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
+from streams.storage.access import ReadAccess
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
 from streams.worker.handling import Inbound, Processor, RetryPolicy
@@ -38,9 +40,12 @@ class FlakyStore(MemoryObjectStore):
         return super().get(bucket, key)
 
 
+S3_BUCKETS = S3Settings(input_bucket="uploads-bucket", output_bucket="outputs", jobs_bucket="jobs")
+
+
 def make_store(store: MemoryObjectStore | None = None) -> MemoryObjectStore:
     store = store or MemoryObjectStore()
-    for bucket in ("inputs", "outputs", "jobs"):
+    for bucket in ("inputs", "uploads-bucket", "outputs", "jobs"):
         store.ensure_bucket(bucket)
     return store
 
@@ -59,6 +64,7 @@ def make_processor(
         jobs_store=JobStore(store, "jobs"),
         remover=remover,
         fetcher=Fetcher(UrlPolicy(**policy), FetchLimits(timeout_s=5)),
+        access=ReadAccess(S3_BUCKETS, {"acme": ["s3://inputs/"]}),
         output_bucket="outputs",
         retry=RetryPolicy((0.5, 1.0)),
         executor=executor,
@@ -224,3 +230,40 @@ async def test_url_inputs_are_fetched_through_the_guard(
         assert refused.failed is not None
         assert refused.failed.payload.error.code is ErrorCode.URL_NOT_ALLOWED
         assert len(server.requests) == 1  # the refused fetch never reached the server
+
+
+async def test_references_outside_the_accounts_prefixes_fail_as_not_found(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    cat = photo_jpeg("chelsea")
+    store.put("uploads-bucket", "uploads/other/r-9/cat.jpg", cat, "image/jpeg")
+    store.put("outputs", "other/r-9.png", cat, "image/png")
+    store.put("jobs", "_keys/0123456789abcdef.json", b"{}", "application/json")
+    store.put("uploads-bucket", "uploads/acme/r-1/cat.jpg", cat, "image/jpeg")
+    processor = make_processor(store, remover, executor)
+
+    def ref(bucket: str, key: str, request_id: str) -> Inbound:
+        return message({"input": {"bucket": bucket, "key": key}}, request_id=request_id)
+
+    failures = {}
+    for number, (bucket, key) in enumerate(
+        [
+            ("uploads-bucket", "uploads/other/r-9/cat.jpg"),  # another account's upload
+            ("outputs", "other/r-9.png"),  # another account's output
+            ("jobs", "_keys/0123456789abcdef.json"),  # exists, never readable
+            ("jobs", "_keys/fedcba9876543210.json"),  # missing
+            ("elsewhere", "cat.jpg"),  # a bucket that does not exist
+        ]
+    ):
+        delivery = await processor.handle(ref(bucket, key, f"probe-{number}"))
+        assert delivery.failed is not None, (bucket, key)
+        error = delivery.failed.payload.error
+        failures[(bucket, key)] = (error.code, error.message.replace(f"s3://{bucket}/{key}", "X"))
+    assert set(failures.values()) == {(ErrorCode.INPUT_NOT_FOUND, "X does not exist")}
+
+    own = await processor.handle(ref("uploads-bucket", "uploads/acme/r-1/cat.jpg", "own-1"))
+    granted = await processor.handle(ref("outputs", "acme/req-1.png", "own-2"))
+    assert own.completed is not None
+    assert granted.failed is not None  # its own output prefix, but nothing there yet
+    assert granted.failed.payload.error.code is ErrorCode.INPUT_NOT_FOUND
