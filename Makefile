@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders bench-e2e profile quality
+.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove,
 
 bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
 	$(BIN)/python -m bench.encoders
+
+bench-memory: models ## Worker RSS under a batch of tiny PNGs that decode to 49 MP each
+	$(BIN)/python -m bench.memory
 
 bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
 	$(BIN)/python -m bench.e2e --local-rate 3.17

@@ -30,16 +30,18 @@ class Encoded:
 
 
 def clear_transparent(picture: Image.Image) -> Image.Image:
-    """Set RGB to black wherever alpha is 0: invisible, but it compresses far better."""
+    """Set RGB to black wherever alpha is 0 — invisible, but it compresses far better. In
+    place: a full-size RGBA picture is too big to copy twice just to encode it."""
     if picture.mode != "RGBA":
         return picture
-    alpha = picture.getchannel("A")
-    visible = alpha.point(lambda v: 255 if v else 0)
-    return Image.composite(picture, Image.new("RGBA", picture.size), visible)
+    invisible = picture.getchannel("A").point(lambda v: 255 if v == 0 else 0)
+    picture.paste((0, 0, 0, 0), mask=invisible)
+    return picture
 
 
 def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
-    """Encode an "RGBA", "RGB" or "L" picture. JPEG pictures must already be opaque."""
+    """Encode an "RGBA", "RGB" or "L" picture (an RGBA picture has its invisible pixels
+    cleared in place). JPEG pictures must already be opaque."""
     output_format = output_format.resolved()
     buffer = io.BytesIO()
     if output_format is OutputFormat.PNG:

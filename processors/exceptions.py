@@ -33,6 +33,12 @@ class AnimatedImageError(ProcessorError):
     code = ErrorCode.ANIMATED_IMAGE_NOT_SUPPORTED
 
 
+class UnusableOptionsError(ProcessorError):
+    """The options cannot be honoured for this image (e.g. a shadow moved off the picture)."""
+
+    code = ErrorCode.INVALID_REQUEST
+
+
 class UnknownModelError(ProcessorError):
     """The model name is not in the registry."""
 

@@ -21,7 +21,7 @@ from processors.compose import (
     subject_alpha,
     target_size,
 )
-from processors.decode import Decoded, DecodeLimits, decode
+from processors.decode import Decoded, DecodeLimits, Header, decode, header
 from processors.encode import encode
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
 from processors.segmenters.base import Tensor
@@ -79,6 +79,11 @@ class Remover:
                 self._segmenters[name] = self.registry.load(name, self.runtime)
             return self._segmenters[name]
 
+    def header(self, data: bytes) -> Header:
+        """What ``data``'s header says, checked against the limits, nothing decoded (the
+        same errors :meth:`prepare` raises for them)."""
+        return header(data, self.limits)
+
     def prepare(self, data: bytes, options: RemovalOptions) -> Prepared:
         """Decode and validate ``data`` and build the model input. Raises the image-core
         errors (bad input, unknown or missing model)."""
@@ -92,10 +97,10 @@ class Remover:
             return prepared.segmenter.run(prepared.tensor)
 
     def finish(self, prepared: Prepared, output: Tensor) -> RemovalResult:
-        """Mask → alpha → crop → resize → compose → encode."""
+        """Mask → alpha → crop → resize → compose → encode. Consumes ``prepared`` (its
+        decoded picture becomes the output's memory)."""
         decoded, options = prepared.decoded, prepared.options
-        mask = prepared.segmenter.postprocess(output, decoded.size)
-        alpha = subject_alpha(mask, decoded.alpha)
+        alpha = subject_alpha(prepared.segmenter.postprocess(output, decoded.size), decoded.alpha)
         subject = foreground_box(alpha)
         box = crop_box(subject, options.crop_margin, decoded.size) if options.crop else None
         box = box or Box(0, 0, *decoded.size)

@@ -48,6 +48,30 @@ class ErrorCode(StrEnum):
     """A bug or an unexpected condition inside cutstream."""
 
 
+FAILURE_CODES = frozenset(
+    {
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.INVALID_IMAGE_FORMAT,
+        ErrorCode.IMAGE_TOO_LARGE,
+        ErrorCode.RESOLUTION_TOO_HIGH,
+        ErrorCode.ANIMATED_IMAGE_NOT_SUPPORTED,
+        ErrorCode.INPUT_NOT_FOUND,
+        ErrorCode.INPUT_FETCH_FAILED,
+        ErrorCode.URL_NOT_ALLOWED,
+        ErrorCode.MODEL_NOT_INSTALLED,
+        ErrorCode.UNKNOWN_MODEL,
+        ErrorCode.STORAGE_UNAVAILABLE,
+        ErrorCode.INTERNAL_ERROR,
+    }
+)
+"""The codes a request can fail with: in ``image.failed`` events, job records and native
+webhooks. (``timeout``, ``not_found``, ``conflict`` and ``unavailable`` are answers of the
+HTTP API and the client; ``webhook_failed`` and ``conflict`` also appear in dead letters.)"""
+
+DEAD_LETTER_CODES = FAILURE_CODES | {ErrorCode.WEBHOOK_FAILED, ErrorCode.CONFLICT}
+"""The codes a dead letter's error can carry."""
+
+
 class CutstreamError(Exception):
     """Root of every error cutstream raises on purpose.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -25,9 +26,10 @@ from pydantic import (
     Tag,
     TypeAdapter,
     UrlConstraints,
+    WithJsonSchema,
 )
 
-from schemas.errors import ErrorCode
+from schemas.errors import DEAD_LETTER_CODES, FAILURE_CODES, ErrorCode
 from schemas.options import RemovalOptions
 
 SCHEMA_VERSION = 1
@@ -64,7 +66,11 @@ def utc_now() -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # What cutstream emits always carries every field, defaults included: the schemas of
+    # emitted events (serialisation mode) list them all as required.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
 
 
 KEY_PATTERN = r"^(?!.*(^|/)\.{0,2}(/|$))[^\x00-\x1f\x7f\\]+$"
@@ -101,6 +107,8 @@ ObjectKey = Annotated[
 class S3Object(_Model):
     """An object in the S3-compatible store."""
 
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["url"]}})
+
     kind: Literal["s3"] = "s3"
     bucket: BucketName
     key: ObjectKey
@@ -109,13 +117,21 @@ class S3Object(_Model):
 class UrlInput(_Model):
     """An image to fetch over HTTPS (public hosts only; see the URL guard)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"anyOf": [{"required": ["bucket"]}, {"required": ["key"]}]}}
+    )
+
     kind: Literal["url"] = "url"
     url: WebUrl
 
 
-def _input_kind(value: Any) -> str:
-    """``kind`` when given, else inferred: an object with ``url`` is a URL input."""
+def _input_kind(value: Any) -> str | None:
+    """``kind`` when given, else inferred: an object with ``url`` is a URL input. An input
+    names one location: with both a ``url`` and a ``bucket`` or ``key`` it is neither (the
+    JSON Schema says the same)."""
     if isinstance(value, dict):
+        if "url" in value and ("bucket" in value or "key" in value):
+            return None
         return str(value.get("kind") or ("url" if "url" in value else "s3"))
     return str(getattr(value, "kind", "s3"))
 
@@ -140,6 +156,11 @@ class ImageRequest(_Model):
         "(the jobs shape: jobId, status, outputUrl…) or artworks (the artworks shape's "
         "artwork object).",
     )
+
+    def same_work_as(self, other: ImageRequest) -> bool:
+        """Whether ``other`` asks for the same output: the same input and options (where
+        the result is announced may differ). A request id names one piece of work."""
+        return (self.input, self.options) == (other.input, other.options)
 
 
 class ForegroundBox(_Model):
@@ -170,14 +191,46 @@ class ImageResult(_Model):
     worker: str = Field(default="", description="Which worker produced it (host:pid).")
 
 
+def _only(codes: frozenset[ErrorCode]) -> Callable[[ErrorCode], ErrorCode]:
+    """A validator that accepts only ``codes``."""
+
+    def check(code: ErrorCode) -> ErrorCode:
+        if code not in codes:
+            raise ValueError(f"{code} is not a code this event carries")
+        return code
+
+    return check
+
+
+FailureCode = Annotated[
+    ErrorCode,
+    AfterValidator(_only(FAILURE_CODES)),
+    WithJsonSchema({"type": "string", "enum": sorted(FAILURE_CODES)}),
+]
+DeadLetterCode = Annotated[
+    ErrorCode,
+    AfterValidator(_only(DEAD_LETTER_CODES)),
+    WithJsonSchema({"type": "string", "enum": sorted(DEAD_LETTER_CODES)}),
+]
+
+
 class ErrorInfo(_Model):
     """Why a request failed."""
 
-    code: ErrorCode
+    code: FailureCode
     message: str
     retryable: bool = Field(
         default=False, description="Whether the same request may succeed later unchanged."
     )
+
+
+class DeadLetterError(_Model):
+    """Why a record was dead-lettered (the codes of failures, and of undelivered webhooks
+    and conflicting duplicates)."""
+
+    code: DeadLetterCode
+    message: str
+    retryable: bool = False
 
 
 class ImageError(_Model):
@@ -190,7 +243,12 @@ class ImageError(_Model):
 class Envelope(_Model):
     """Fields shared by every event."""
 
-    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, description="Event schema version.")
+    schema_version: int = Field(
+        default=SCHEMA_VERSION,
+        ge=1,
+        le=SCHEMA_VERSION,
+        description="Major version of the event schema; a worker dead-letters a higher one.",
+    )
     event_id: str = Field(
         default_factory=lambda: uuid.uuid4().hex,
         description="Unique per event; a republished result keeps its original event_id.",
@@ -238,25 +296,54 @@ def result_event_id(account: str, request_id: str, kind: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"cutstream:{account}/{request_id}#{kind}").hex
 
 
+DeadLetterReason = Literal[
+    "unparseable",
+    "invalid_request",
+    "unsupported_version",
+    "retries_exhausted",
+    "conflicting_duplicate",
+    "handler_error",
+    "webhook_exhausted",
+    "webhook_refused",
+]
+"""Why a record was dead-lettered: not JSON at all; an event that violates the schema; a
+``schema_version`` from a newer major; a transient failure that outlasted the retries; a
+second request under a request id already taken by a different request; handling that
+raised (a bug, or an outcome that cannot be published); a webhook never delivered; a
+webhook URL the guard refuses."""
+
+Encoding = Literal["utf-8", "base64"]
+
+
 class DeadLetter(_Model):
-    """A message the processor could not handle (topic ``topics.dead_letter``)."""
+    """A record that could not be handled (topics ``topics.dead_letter`` and
+    ``topics.webhook_dead_letter``). The original is kept whole when it fits under the
+    producer's limit, else its head (``original_truncated``) with its full size and
+    SHA-256, so a dead letter can always be published."""
 
     schema_version: int = SCHEMA_VERSION
     type: Literal["dead_letter"] = "dead_letter"
-    reason: Literal[
-        "unparseable",
-        "invalid_request",
-        "retries_exhausted",
-        "webhook_exhausted",
-        "webhook_refused",
-    ]
-    error: ErrorInfo
-    request_id: str | None = Field(default=None, description="If the message had a usable one.")
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    reason: DeadLetterReason
+    error: DeadLetterError
+    request_id: str | None = Field(default=None, description="If the record had a usable one.")
     account: str | None = None
+    trace_id: str | None = Field(default=None, description="If the record had a usable one.")
     source_topic: str
     source_partition: int
     source_offset: int
+    source_key: str | None = Field(
+        default=None, description="The record's key (see source_key_encoding), if it had one."
+    )
+    source_key_encoding: Encoding = "utf-8"
+    source_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="The record's headers, values as text (bytes that are not UTF-8 escaped).",
+    )
     attempts: int = 0
-    original: str = Field(description="The original message value (see original_encoding).")
-    original_encoding: Literal["utf-8", "base64"]
+    original: str = Field(description="The original value, or its head (see original_truncated).")
+    original_encoding: Encoding
+    original_size_bytes: int = Field(ge=0, description="Size of the whole original value.")
+    original_sha256: str = Field(description="SHA-256 of the whole original value.")
+    original_truncated: bool = False
     created_at: datetime = Field(default_factory=utc_now)

@@ -39,7 +39,9 @@ class JobStatus(StrEnum):
 class Transition(BaseModel):
     """One step of the record's history."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
 
     status: JobStatus
     at: datetime
@@ -50,13 +52,18 @@ class Transition(BaseModel):
 class JobRecord(BaseModel):
     """Everything known about one request."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
 
     schema_version: int = SCHEMA_VERSION
     request_id: RequestId
     account: AccountId
     status: JobStatus
-    request: ImageRequest
+    request: ImageRequest | None = Field(
+        description="The request as accepted; null when the request event itself was invalid "
+        "(then `error` says why)."
+    )
     trace_id: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)

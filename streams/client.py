@@ -129,7 +129,10 @@ class Client:
         """Publish a request for one image and return it (its ``request_id`` is the key to
         its result). Bytes and files are uploaded first; ``filename`` names uploaded bytes.
 
-        A ``webhook_url`` is checked by the URL guard first (:class:`UrlNotAllowedError`).
+        A ``request_id`` that already names the same work publishes that request again (its
+        result comes back, computed once); one that names different work raises
+        :class:`RequestIdTakenError`. A ``webhook_url`` is checked by the URL guard first
+        (:class:`UrlNotAllowedError`).
         """
         if webhook_url is not None:
             await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
@@ -147,28 +150,38 @@ class Client:
         filename: str,
     ) -> ImageRequested:
         request_id = request_id or new_request_id()
-        source = await self._source(image, account, request_id, filename)
+        source, data = await self._source(image, account, request_id, filename)
         request = image_request(account, request_id, source, options, webhook_url=webhook_url)
-        await self._retrying(lambda: self._submitter.record(request))
         self._tracked.add(request_id)
-        await self._submitter.publish([request])
-        return request
+        record, created = await self._retrying(lambda: self._submitter.submit(request, data))
+        if created:
+            return request
+        # The id already names this work (a retry after a crash, say): publish it again so
+        # its result comes back — a worker answers a finished request from its record.
+        assert record.request is not None
+        again = ImageRequested(
+            request_id=record.request_id,
+            account=record.account,
+            trace_id=record.trace_id,
+            created_at=record.created_at,
+            payload=record.request,
+        )
+        await self._submitter.publish([again])
+        return again
 
     async def _source(
         self, image: Image, account: str, request_id: str, filename: str
-    ) -> S3Object | UrlInput:
+    ) -> tuple[S3Object | UrlInput, bytes | None]:
+        """Where the request's input is, and the bytes to store there (if the caller
+        brought them)."""
         if isinstance(image, S3Object):
-            return image
+            return image, None
         if isinstance(image, str):
-            return UrlInput.model_validate({"url": image})
+            return UrlInput.model_validate({"url": image}), None
         if isinstance(image, Path):
             data = await asyncio.to_thread(image.read_bytes)
-            filename = image.name
-        else:
-            data = image
-        return await self._retrying(
-            lambda: self._submitter.upload(account, request_id, filename, data)
-        )
+            return self._submitter.upload_target(account, request_id, image.name), data
+        return self._submitter.upload_target(account, request_id, filename), image
 
     # Results ----------------------------------------------------------------------------
 

@@ -46,5 +46,12 @@ class QueueUnavailableError(StreamsError):
     retryable = True
 
 
+class RequestIdTakenError(StreamsError):
+    """The request id already names a different request (other input or options): the
+    first request under an id wins."""
+
+    code = ErrorCode.CONFLICT
+
+
 class ModelPullError(StreamsError):
     """A model could not be fetched, or what was fetched failed verification."""

@@ -31,7 +31,14 @@ IN_FLIGHT = Gauge(
     "cutstream_in_flight_requests",
     "Messages being handled right now: requests in a worker, deliveries in a notifier.",
 )
-IN_FLIGHT_BYTES = Gauge("cutstream_in_flight_bytes", "Input bytes held by requests in flight.")
+OLDEST_UNACKED = Gauge(
+    "cutstream_oldest_unacked_seconds",
+    "How long the oldest record this process has not acknowledged yet has waited.",
+)
+IN_FLIGHT_BYTES = Gauge(
+    "cutstream_in_flight_bytes",
+    "Decoded picture bytes reserved by requests in flight (worker.max_in_flight_bytes).",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "cutstream_webhook_attempts_total",
     "Webhook delivery attempts, by what followed: delivered, retry, disable, exhausted, refused.",

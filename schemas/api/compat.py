@@ -84,16 +84,17 @@ ARTWORK_STATUS: dict[JobStatus, ArtworkStatus] = {
 
 def artwork_of(record: JobRecord, output_url: str | None) -> ArtworkWebhook:
     """The artwork object of a job record (the artworks API's answers and webhooks)."""
-    source = record.request.input
-    chosen = record.request.options.format.value
+    request = record.request
+    chosen = request.options.format.value if request else "auto"
     output_format: Literal["auto", "png", "webp"] = (
         "png" if chosen == "png" else "webp" if chosen == "webp" else "auto"
     )
+    source = request.input if request else None
     return ArtworkWebhook(
         id=record.request_id,
         parameters=ArtworkParameters(
             image_url=str(source.url) if isinstance(source, UrlInput) else None,
-            webhook=str(record.request.webhook_url) if record.request.webhook_url else None,
+            webhook=str(request.webhook_url) if request and request.webhook_url else None,
             output_format=output_format,
         ),
         duration=round((record.duration_ms or 0.0) / 1000, 3),

@@ -83,7 +83,9 @@ class JobView(BaseModel):
     finished_at: datetime | None = None
     duration_ms: float | None = None
     attempts: int
-    options: RemovalOptions
+    options: RemovalOptions | None = Field(
+        description="The options asked for; null when the request itself was invalid."
+    )
     output: OutputView | None = None
     error: ErrorView | None = None
     webhook_url: str | None = None

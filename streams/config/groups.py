@@ -47,6 +47,13 @@ class KafkaSettings(Group):
     heartbeat_interval_s: float = Field(
         default=1.0, gt=0, description="Consumer-group heartbeat interval."
     )
+    max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        description="Largest record cutstream produces (the producers' max request size; "
+        "keep it at or under the brokers' `message.max.bytes`). Dead letters keep at most an "
+        "eighth of it of the original record, so they always fit.",
+    )
 
 
 class S3Settings(Group):
@@ -101,7 +108,8 @@ class TopicSettings(Group):
     retry_prefix: str = Field(
         default="cutstream.image.requests.retry",
         description="Retry topics are `<prefix>.1`, `<prefix>.2`… one per entry of "
-        "`worker.retry_delays_s`.",
+        "`worker.retry_delays_s`; due retries go to `<prefix>.due`, the only topic whose "
+        "attempt header the workers trust.",
     )
     webhook_deliveries: str = Field(
         default="cutstream.webhooks.deliveries", description="Webhook deliveries to attempt."
@@ -364,8 +372,9 @@ class WorkerSettings(Group):
     max_in_flight_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1,
-        description="Most input bytes held by requests in flight (a larger single input "
-        "still runs, alone).",
+        description="Most decoded picture bytes held by requests in flight: each reserves "
+        "width x height x 4, read from its header before it is decoded (a 7000x7000 PNG of "
+        "6 KB reserves 196 MB). A larger single picture still runs, alone.",
     )
     retry_delays_s: list[float] = Field(
         default=[2.0, 10.0, 30.0],
@@ -411,6 +420,13 @@ class RuntimeSettings(Group):
         ge=0,
         description="On SIGTERM or rebalance, how long messages in flight may finish; what "
         "is still running then is handed back to the group unacknowledged.",
+    )
+    max_unacked_age_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="/healthz answers 503 `stalled` while a record has waited "
+        "unacknowledged longer than this (for a delay tier: longer past its due time) — a "
+        "handler stuck, or Kafka or the store unreachable for that long.",
     )
 
 

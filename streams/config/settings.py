@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         return tuple(f"{prefix}.{tier}" for tier in range(1, len(self.worker.retry_delays_s) + 1))
 
     @property
+    def retry_due_topic(self) -> str:
+        """Where the retry tiers hand due requests back to the workers."""
+        return f"{self.topics.retry_prefix}.due"
+
+    @property
     def webhook_retry_topics(self) -> tuple[str, ...]:
         """One webhook retry topic per configured delay."""
         prefix = self.topics.webhook_retry_prefix
@@ -155,6 +160,7 @@ class Settings(BaseSettings):
             topics.failed,
             topics.dead_letter,
             *self.retry_topics,
+            self.retry_due_topic,
             topics.webhook_deliveries,
             topics.webhook_dead_letter,
             topics.webhook_events,

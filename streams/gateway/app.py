@@ -74,6 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ApiError):
+            # FastAPI wraps what fails while it parses a form body (our body limit among
+            # it) into a bare 400; answer with what actually happened.
+            return render(shape_for(request.url.path), exc.__cause__)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return render(shape_for(request.url.path), ApiError(exc.status_code, code, str(exc.detail)))
 

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from processors.decode import sniff_format
 from schemas.api.native import ObjectRef
+from schemas.errors import ErrorCode
 from streams.gateway.errors import ApiError
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
 
@@ -82,21 +83,30 @@ def decode_inline(text: str, max_bytes: int) -> Upload:
     return checked_upload(data, "inline", max_bytes)
 
 
-async def checked_url(url: str, policy: UrlPolicy, what: str = "image URL") -> RemoteImage:
-    """``url`` if the guard lets it through; a clear 400 otherwise."""
+async def _checked(url: str, policy: UrlPolicy, what: str, unresolvable: ErrorCode) -> None:
+    """A clear 400 unless the guard lets ``url`` through: ``url_not_allowed`` for what is
+    refused, ``unresolvable`` for a host that does not resolve (it is not a refusal)."""
     try:
         await resolve(url, policy)
     except UrlNotAllowedError as exc:
-        raise ApiError(400, "url_not_allowed", f"{what}: {exc.message}") from None
+        raise ApiError(400, ErrorCode.URL_NOT_ALLOWED, f"{what}: {exc.message}") from None
     except UrlUnresolvableError as exc:
-        raise ApiError(400, "url_not_allowed", f"{what}: {exc.message}") from None
+        raise ApiError(400, unresolvable, f"{what}: {exc.message}") from None
+
+
+async def checked_url(url: str, policy: UrlPolicy) -> RemoteImage:
+    """An image URL the guard lets through (``input_fetch_failed`` if its host does not
+    resolve)."""
+    await _checked(url, policy, "image URL", ErrorCode.INPUT_FETCH_FAILED)
     return RemoteImage(url)
 
 
 async def checked_webhook(url: str | None, policy: UrlPolicy) -> str | None:
-    if url is None:
-        return None
-    return (await checked_url(url, policy, what="webhook URL")).url
+    """A webhook URL the guard lets through (``invalid_request`` if its host does not
+    resolve), or ``None``."""
+    if url is not None:
+        await _checked(url, policy, "webhook URL", ErrorCode.INVALID_REQUEST)
+    return url
 
 
 def _safe_name(filename: str) -> str:

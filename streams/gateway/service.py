@@ -24,7 +24,7 @@ from streams.exceptions import SubmitTimeoutError
 from streams.gateway.estimates import Estimator
 from streams.gateway.exceptions import JobConflictError, JobNotFoundError
 from streams.gateway.inputs import ImageSource, RemoteImage, Upload
-from streams.messaging.lag import GroupLag
+from streams.messaging.backlog import Backlog
 from streams.messaging.results import ResultDispatcher
 from streams.messaging.submit import Submitter, image_request, new_request_id
 from streams.net.urlguard import UrlPolicy
@@ -44,18 +44,16 @@ class Gateway:
         self.submitter = Submitter(settings, self.store, "gateway")
         self.jobs = self.submitter.jobs
         self.keys = KeyStore(self.store, settings.s3.jobs_bucket, settings.gateway.api_key_cache_s)
-        self.estimates = Estimator(
-            GroupLag(settings, settings.worker.group_id, settings.topics.requests, "gateway")
-        )
+        self.estimates = Estimator(Backlog(settings))
         self.results = ResultDispatcher(settings, on_result=self.estimates.saw)
 
     async def start(self) -> None:
         await self.submitter.start()
         await self.results.start()
-        await self.estimates.lag.start()
+        await self.estimates.backlog.start()
 
     async def stop(self) -> None:
-        await self.estimates.lag.stop()
+        await self.estimates.backlog.stop()
         await self.results.stop()
         await self.submitter.stop()
 
@@ -71,52 +69,28 @@ class Gateway:
         webhook_format: WebhookFormat = WebhookFormat.NATIVE,
         request_id: str | None = None,
     ) -> JobRecord:
-        """Store the input, record the job as accepted, publish the request. With a
-        ``request_id`` that already exists, the existing job is returned (idempotent)."""
-        if request_id is not None:
-            existing = await self.jobs.get(account, request_id)
-            if existing is not None:
-                return existing
-        return await self._submit(
-            account,
-            request_id or new_request_id(),
-            source,
-            options,
-            webhook_url=webhook_url,
-            webhook_format=webhook_format,
-        )
-
-    async def _submit(
-        self,
-        account: str,
-        request_id: str,
-        source: ImageSource,
-        options: RemovalOptions,
-        *,
-        webhook_url: str | None = None,
-        webhook_format: WebhookFormat = WebhookFormat.NATIVE,
-    ) -> JobRecord:
-        """Submit a new job under a fresh ``request_id``."""
-        stored = await self._input(account, request_id, source)
+        """Claim the request id, store the input, publish the request. Under a
+        ``request_id`` that already names the same work, the existing job is returned;
+        under one that names different work, :class:`RequestIdTakenError`."""
+        request_id = request_id or new_request_id()
         request = image_request(
             account,
             request_id,
-            stored,
+            self._input(account, request_id, source),
             options,
             webhook_url=webhook_url,
             webhook_format=webhook_format,
         )
-        return await self.submitter.submit(request)
+        upload = source.data if isinstance(source, Upload) else None
+        record, _ = await self.submitter.submit(request, upload)
+        return record
 
-    async def _input(
-        self, account: str, request_id: str, source: ImageSource
-    ) -> S3Object | UrlInput:
+    def _input(self, account: str, request_id: str, source: ImageSource) -> S3Object | UrlInput:
         if isinstance(source, RemoteImage):
             return UrlInput.model_validate({"url": source.url})
         if isinstance(source, ObjectRef):
             return S3Object(bucket=source.bucket, key=source.key)
-        assert isinstance(source, Upload)
-        return await self.submitter.upload(account, request_id, source.filename, source.data)
+        return self.submitter.upload_target(account, request_id, source.filename)
 
     async def submit_and_wait(
         self,
@@ -131,7 +105,9 @@ class Gateway:
         request_id = new_request_id()
         timeout = self.settings.gateway.sync_timeout_s
         async with self.results.awaiting(account, request_id) as result:
-            await self._submit(account, request_id, source, options, webhook_format=webhook_format)
+            await self.submit(
+                account, source, options, webhook_format=webhook_format, request_id=request_id
+            )
             try:
                 return await asyncio.wait_for(result, timeout)
             except TimeoutError:
@@ -145,7 +121,7 @@ class Gateway:
         """The job record; :class:`JobNotFoundError` for another account's job or none."""
         record = await self.jobs.get(account, request_id) if is_key_safe(request_id) else None
         if record is None:
-            raise JobNotFoundError(f"no job {request_id}")
+            raise JobNotFoundError(f"no job {_shown(request_id)}")
         return record
 
     async def output_bytes(self, output: OutputInfo) -> bytes:
@@ -160,14 +136,30 @@ class Gateway:
 
     async def cancel(self, account: str, request_id: str) -> JobRecord:
         """Cancel a job that has not started (:class:`JobConflictError` otherwise). The
-        worker checks for the cancellation when the request reaches it."""
-        record = await self.job(account, request_id)
+        change is a compare-and-swap on the record, so it never overwrites a worker that
+        started in between; the worker checks for the cancellation when the request
+        reaches it."""
+        found = (
+            await self.jobs.get_versioned(account, request_id) if is_key_safe(request_id) else None
+        )
+        if found is None:
+            raise JobNotFoundError(f"no job {_shown(request_id)}")
+        record, version = found
         if record.status is JobStatus.CANCELED:
             return record
-        if record.status is not JobStatus.ACCEPTED:
-            raise JobConflictError(f"job {request_id} is already {record.status}")
-        return await self.jobs.put(jobs.canceled(record))
+        canceled = jobs.canceled(record)
+        if record.status is not JobStatus.ACCEPTED or not await self.jobs.replace(
+            canceled, version
+        ):
+            current = await self.job(account, request_id)
+            raise JobConflictError(f"job {request_id} is already {current.status}")
+        return canceled
 
-    async def estimate_s(self) -> float:
+    def estimate_s(self) -> float:
         """Seconds until a job submitted now is likely done."""
-        return await self.estimates.seconds()
+        return self.estimates.seconds()
+
+
+def _shown(request_id: str) -> str:
+    """A request id as error messages quote it: at most 64 characters of what was sent."""
+    return request_id if len(request_id) <= 64 else request_id[:64] + "…"

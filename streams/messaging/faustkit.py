@@ -1,24 +1,13 @@
-"""What cutstream's Faust apps share: app construction, in-flight processing with in-order
-manual acks, delay-tier forwarding, the web pages, the worker entry point.
-
-Delivery guarantee (at-least-once). Faust acks an event when the agent moves past it, and
-``take()`` acks a whole batch in a ``finally`` even when the agent is cancelled half way (a
-SIGTERM). Agents here therefore take with ``noack_take`` and ack by hand: an event is acked
-only after its handler has returned (i.e. everything it produced was handed to the
-producer), and acks go strictly in arrival order, so the committed offset never passes an
-event still in flight (faust #606 commits past a single in-flight head message). Faust
-flushes its producer before it commits.
-"""
+"""What cutstream's Faust apps share: app construction, the web pages, logging, the worker
+entry point. Consuming is in :mod:`streams.messaging.inflight` (in-order acks, poison) and
+:mod:`streams.messaging.tiers` (delay tiers)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -26,11 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.config.settings import Settings
+from streams.messaging.inflight import UNACKED
 
 log = logging.getLogger(__name__)
-
-ATTEMPT_HEADER = "cutstream-attempt"
-NOT_BEFORE_HEADER = "cutstream-not-before"
 
 
 def worker_id() -> str:
@@ -55,6 +42,7 @@ def create_app(settings: Settings, group_id: str, web_port: int) -> faust.App:
         broker_rebalance_timeout=settings.kafka.rebalance_timeout_s,
         broker_heartbeat_interval=settings.kafka.heartbeat_interval_s,
         producer_acks=-1,
+        producer_max_request_size=settings.kafka.max_message_bytes,
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topics.partitions,
@@ -74,168 +62,33 @@ def raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, key_type=bytes, value_type=bytes)
 
 
-def headers_of(event: Any) -> dict[str, bytes]:
-    """An event's headers as ``{name: bytes}``, whatever shape Faust handed them in."""
-    raw = event.headers or {}
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}
-
-
-def attempt_of(event: Any) -> int:
-    """Previous attempts recorded in the event's header (0 when absent)."""
-    value = headers_of(event).get(ATTEMPT_HEADER, b"0")
-    return int(value) if value.isdigit() else 0
-
-
-def delay_headers(attempt: int, delay_s: float) -> dict[str, bytes]:
-    """Headers for a message entering a delay tier."""
-    return {
-        ATTEMPT_HEADER: str(attempt).encode(),
-        NOT_BEFORE_HEADER: f"{time.time() + delay_s:.3f}".encode(),
-    }
-
-
-class InOrderAcks:
-    """Acks events in the order they arrived, each once everything before it is done."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.pending: deque[tuple[Any, asyncio.Event]] = deque()
-        self.lock = asyncio.Lock()
-
-    def track(self, event: Any) -> asyncio.Event:
-        done = asyncio.Event()
-        self.pending.append((event, done))
-        return done
-
-    async def release(self) -> None:
-        async with self.lock:
-            while self.pending and self.pending[0][1].is_set():
-                event, _ = self.pending.popleft()
-                await self.stream.ack(event)
-
-
-async def process_in_flight(
-    stream: Any,
-    handle: Callable[[Any], Awaitable[None]],
-    *,
-    concurrency: int,
-    max_batch: int,
-    batch_window_s: float,
-    shutdown_grace_s: float,
-    on_batch: Callable[[Sequence[Any]], None] | None = None,
-) -> None:
-    """Consume ``stream`` in batches with up to ``concurrency`` handlers in flight, acking
-    each event after its handler returns, in arrival order.
-
-    A handler that raises leaves its event unacked (and every later one): the worker stops
-    committing and the events go back to the group when it restarts — a failure to publish
-    must never become a silent ack. On shutdown or rebalance, handlers in flight get
-    ``shutdown_grace_s`` to finish; what is still running is not acked and goes back.
-    """
-    manual = stream.noack()
-    acks = InOrderAcks(manual)
-    slots = asyncio.Semaphore(concurrency)
-    running: set[asyncio.Task[None]] = set()
-
-    async def run(event: Any, done: asyncio.Event) -> None:
-        try:
-            with metrics.IN_FLIGHT.track_inprogress():
-                await handle(event)
-            done.set()
-        except Exception:
-            log.exception("handler failed; its event stays unacked until a restart")
-            raise
-        finally:
-            slots.release()
-        await acks.release()
-
-    try:
-        async for events in manual.noack_take(max_batch, within=batch_window_s):
-            if on_batch is not None:
-                on_batch(events)
-            for event in events:
-                await slots.acquire()
-                task = asyncio.create_task(run(event, acks.track(event)))
-                running.add(task)
-                task.add_done_callback(running.discard)
-    finally:
-        if running:
-            log.info("waiting up to %.0f s for %d in flight", shutdown_grace_s, len(running))
-            await asyncio.wait(running, timeout=shutdown_grace_s)
-
-
-def register_in_flight_agent(
-    app: faust.App,
-    topic: Any,
-    name: str,
-    handle: Callable[[Any], Awaitable[None]],
-    settings: Settings,
-    *,
-    concurrency: int,
-    on_batch: Callable[[Sequence[Any]], None] | None = None,
-) -> None:
-    """An agent on ``topic`` that runs :func:`process_in_flight` with ``handle``, batching
-    and grace periods from ``settings.worker``."""
-
-    @app.agent(topic, name=name)
-    async def agent(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            handle,
-            concurrency=concurrency,
-            max_batch=settings.runtime.max_batch,
-            batch_window_s=settings.runtime.batch_window_s,
-            shutdown_grace_s=settings.runtime.shutdown_grace_s,
-            on_batch=on_batch,
-        )
-
-
-def register_delay_tiers(
-    app: faust.App, tiers: Sequence[Any], target: Any, name_prefix: str
-) -> None:
-    """One agent per delay tier: wait until the head message is due, forward it to
-    ``target`` with its attempt count, then ack. Each tier has one fixed delay, so its
-    topic is in due order and waiting for the head never delays a message due earlier."""
-    for tier, topic in enumerate(tiers, start=1):
-        _register_delay_tier(app, topic, target, f"{name_prefix}.{tier}")
-
-
-def _register_delay_tier(app: faust.App, topic: Any, target: Any, name: str) -> None:
-    @app.agent(topic, name=name)
-    async def forward(stream: Any) -> None:
-        manual = stream.noack()
-        async for event in manual.events():
-            headers = headers_of(event)
-            due = float(headers.get(NOT_BEFORE_HEADER, b"0") or 0)
-            await asyncio.sleep(max(0.0, due - time.time()))
-            await target.send(
-                key=event.key,
-                value=event.value,
-                headers={ATTEMPT_HEADER: headers.get(ATTEMPT_HEADER, b"1")},
-            )
-            await manual.ack(event)
-
-
-def register_web(app: faust.App, started: float) -> None:
-    """``/healthz`` (liveness, assigned partitions, work in flight) and ``/metrics``."""
+def register_web(app: faust.App, started: float, max_unacked_age_s: float) -> None:
+    """``/healthz`` and ``/metrics``. Health answers 503 ``stalled`` while a record has
+    waited unacknowledged longer than ``max_unacked_age_s`` (a handler stuck, Kafka or the
+    store unreachable for that long)."""
 
     @app.page("/healthz")
     async def health(web: Any, request: Any) -> Any:
         assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
+        oldest = UNACKED.oldest_age_s()
+        metrics.OLDEST_UNACKED.set(oldest)
+        stalled = oldest > max_unacked_age_s
         return web.json(
             {
-                "status": "ok",
+                "status": "stalled" if stalled else "ok",
                 "app": app.conf.id,
                 "worker": worker_id(),
                 "uptime_s": round(time.time() - started, 1),
                 "assigned_partitions": assignment,
                 "in_flight": metrics.gauge_value(metrics.IN_FLIGHT),
-            }
+                "oldest_unacked_s": round(oldest, 1),
+            },
+            status=503 if stalled else 200,
         )
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
+        metrics.OLDEST_UNACKED.set(UNACKED.oldest_age_s())
         # aiohttp refuses a charset inside content_type; the exposition format is UTF-8.
         media_type = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
         return web.bytes(generate_latest(), content_type=media_type)

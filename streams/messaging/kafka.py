@@ -16,6 +16,7 @@ def new_producer(settings: Settings, role: str) -> AIOKafkaProducer:
         client_id=f"{settings.kafka.client_id}-{role}",
         acks="all",
         enable_idempotence=settings.kafka.enable_idempotence,
+        max_request_size=settings.kafka.max_message_bytes,
     )
 
 

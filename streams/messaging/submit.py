@@ -1,28 +1,35 @@
 """Submitting requests — the one path the client and the gateway share.
 
-A request is submitted in a fixed order: the input stored (when the caller brings bytes),
-the job record written ``accepted``, then the ``image.requested`` event published, keyed by
-its request id. A worker or a poll therefore never meets a request without its record.
+A request is submitted in a fixed order: its job record *claimed* (created ``accepted``
+only if the request id is free — a conditional write, so of concurrent submissions under
+one id exactly one wins), then the input stored (when the caller brings bytes), then the
+``image.requested`` event published, keyed by its request id. A worker or a poll never
+meets a request without its record, and a duplicate never overwrites the first request's
+input. If storing or publishing fails, the claim is withdrawn so the id can be used again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 
+from schemas.errors import CutstreamError
 from schemas.events import ImageRequest, ImageRequested, S3Object, UrlInput
 from schemas.jobs import JobRecord
 from schemas.options import RemovalOptions
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
-from streams.exceptions import QueueUnavailableError
+from streams.exceptions import QueueUnavailableError, RequestIdTakenError, StorageUnavailableError
 from streams.messaging.kafka import new_producer
 from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore, accepted
 from streams.storage.layout import upload_key
+
+log = logging.getLogger(__name__)
 
 
 def new_request_id() -> str:
@@ -70,16 +77,36 @@ class Submitter:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def upload(self, account: str, request_id: str, filename: str, data: bytes) -> S3Object:
-        """Store an input the caller brought as bytes; returns where it is."""
-        bucket = self.settings.s3.input_bucket
-        key = upload_key(account, request_id, filename)
-        await asyncio.to_thread(self.store.put, bucket, key, data, "application/octet-stream")
-        return S3Object(bucket=bucket, key=key)
+    def upload_target(self, account: str, request_id: str, filename: str) -> S3Object:
+        """Where an input the caller brings as bytes is stored."""
+        return S3Object(
+            bucket=self.settings.s3.input_bucket, key=upload_key(account, request_id, filename)
+        )
 
-    async def record(self, request: ImageRequested) -> JobRecord:
-        """Write the request's job record as ``accepted``."""
-        return await self.jobs.put(accepted(request))
+    async def claim(self, request: ImageRequested) -> tuple[JobRecord, bool]:
+        """The job of ``request``: its record, newly created ``accepted`` (``True``), or
+        the existing record of the same work under that id (``False``).
+        :class:`RequestIdTakenError` if the id names a different request."""
+        record = accepted(request)
+        for _ in range(3):  # a claim withdrawn between our create and our read: try again
+            if await self.jobs.create(record):
+                return record, True
+            existing = await self.jobs.get(request.account, request.request_id)
+            if existing is None:
+                continue
+            if existing.request is not None and existing.request.same_work_as(request.payload):
+                return existing, False
+            raise RequestIdTakenError(
+                f"request_id {request.request_id} is already used by a different request"
+            )
+        raise StorageUnavailableError(f"could not claim request_id {request.request_id}")
+
+    async def withdraw(self, request: ImageRequested) -> None:
+        """Delete a claim whose request was never published (best effort)."""
+        try:
+            await self.jobs.delete(request.account, request.request_id)
+        except CutstreamError as exc:
+            log.warning("could not withdraw the claim on %s: %s", request.request_id, exc)
 
     async def publish(self, requests: Sequence[ImageRequested]) -> None:
         """Publish ``requests`` (their records written first) and wait until Kafka has
@@ -96,8 +123,24 @@ class Submitter:
         except KafkaError as exc:
             raise QueueUnavailableError(f"cannot queue the request right now: {exc}") from exc
 
-    async def submit(self, request: ImageRequested) -> JobRecord:
-        """Record, then publish, one request."""
-        record = await self.record(request)
-        await self.publish([request])
-        return record
+    async def submit(
+        self, request: ImageRequested, upload: bytes | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Claim, store ``upload`` at the request's input (when given), publish. Returns
+        the job and whether this call created it; an existing job of the same work is
+        returned as it is, not published again."""
+        record, created = await self.claim(request)
+        if not created:
+            return record, False
+        try:
+            if upload is not None:
+                source = request.payload.input
+                assert isinstance(source, S3Object)
+                await asyncio.to_thread(
+                    self.store.put, source.bucket, source.key, upload, "application/octet-stream"
+                )
+            await self.publish([request])
+        except BaseException:
+            await self.withdraw(request)
+            raise
+        return record, True

@@ -140,7 +140,12 @@ def parse(url: str, policy: UrlPolicy) -> tuple[SplitResult, str, int]:
     if not host:
         raise UrlNotAllowedError("the URL has no host")
     if "%" in host:
-        raise UrlNotAllowedError("IPv6 addresses with a zone are not allowed")
+        what = (
+            "IPv6 addresses with a zone"
+            if parts.netloc.startswith("[")
+            else "percent-encoded host names"
+        )
+        raise UrlNotAllowedError(f"{what} are not allowed")
     return parts, host, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -23,16 +23,10 @@ import faust
 
 from schemas.webhooks import DeliveryTask
 from streams.config.settings import Settings
-from streams.messaging.faustkit import (
-    attempt_of,
-    create_app,
-    delay_headers,
-    raw_topic,
-    register_delay_tiers,
-    register_in_flight_agent,
-    register_web,
-    run_app,
-)
+from streams.messaging.faustkit import create_app, raw_topic, register_web, run_app
+from streams.messaging.inflight import dead_lettering, register_in_flight_agent
+from streams.messaging.records import record_of
+from streams.messaging.tiers import attempt_of, delay_headers, register_delay_tiers
 from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, dead_letter_for
 from streams.notifier.payloads import Payloads
@@ -64,6 +58,7 @@ def register_notifier(
     app: faust.App, topics: NotifierTopics, notifier: Notifier, settings: Settings
 ) -> None:
     hooks = settings.webhooks
+    trusted = frozenset({settings.topics.webhook_deliveries})
 
     async def plan(event: Any) -> None:
         task = await notifier.plan(event.value or b"")
@@ -74,7 +69,7 @@ def register_notifier(
 
     async def deliver(event: Any) -> None:
         task = DeliveryTask.model_validate_json(event.value or b"")
-        attempt = attempt_of(event) + 1
+        attempt = attempt_of(event, trusted) + 1
         result = await notifier.attempt(task, attempt)
         if result.retry_delay_s is not None:
             await topics.retries[attempt - 1].send(
@@ -83,8 +78,9 @@ def register_notifier(
                 headers=delay_headers(attempt, result.retry_delay_s),
             )
         if result.exhausted is not None:
-            source = (event.message.topic, event.message.partition, event.message.offset)
-            letter = dead_letter_for(task, result.exhausted, source)
+            letter = dead_letter_for(
+                record_of(event), task, result.exhausted, settings.kafka.max_message_bytes
+            )
             await topics.dead_letter.send(key=event.key, value=letter.model_dump_json().encode())
             await topics.events.send(
                 key=event.key, value=result.exhausted.model_dump_json().encode()
@@ -94,7 +90,15 @@ def register_notifier(
         (topics.results, "cutstream.webhooks.plan", plan),
         (topics.deliveries, "cutstream.webhooks.deliver", deliver),
     ):
-        register_in_flight_agent(app, topic, name, handle, settings, concurrency=hooks.concurrency)
+        register_in_flight_agent(
+            app,
+            topic,
+            name,
+            handle,
+            settings,
+            concurrency=hooks.concurrency,
+            dead_letters=topics.dead_letter,
+        )
 
 
 def build_notifier_app(settings: Settings) -> faust.App:
@@ -111,9 +115,15 @@ def build_notifier_app(settings: Settings) -> faust.App:
     )
     topics = declare_topics(app, settings)
     register_notifier(app, topics, notifier, settings)
-    register_delay_tiers(app, topics.retries, topics.deliveries, "cutstream.webhooks.retry")
+    register_delay_tiers(
+        app,
+        topics.retries,
+        topics.deliveries,
+        "cutstream.webhooks.retry",
+        dead_lettering(topics.dead_letter, settings),
+    )
     if hooks.web_port > 0:
-        register_web(app, time.time())
+        register_web(app, time.time(), settings.runtime.max_unacked_age_s)
     return app
 
 

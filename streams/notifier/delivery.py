@@ -26,13 +26,12 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
-from pydantic import ValidationError
 
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
     RESULT_EVENTS,
     DeadLetter,
-    ErrorInfo,
+    DeadLetterError,
     ImageCompleted,
     ImageFailed,
 )
@@ -46,6 +45,8 @@ from schemas.webhooks import (
 )
 from streams import metrics
 from streams.config.settings import WebhookSettings
+from streams.messaging.locks import KeyedLocks
+from streams.messaging.records import Record, dead_letter
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
 from streams.notifier.payloads import Payloads
 from streams.notifier.signing import signed_headers
@@ -139,34 +140,25 @@ class Notifier:
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False
         )
-        self._plan_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._plan_locks = KeyedLocks()
 
     async def plan(self, value: bytes) -> DeliveryTask | None:
-        """The delivery a result event calls for, or ``None`` (no webhook requested, a
-        malformed event, or a delivery for this result already started — a republished
-        result does not notify twice).
+        """The delivery a result event calls for, or ``None`` (no webhook requested, or a
+        delivery for this result already started — a republished result does not notify
+        twice). A malformed event raises :class:`pydantic.ValidationError` (the agent
+        dead-letters it).
 
         The start is recorded in the job record before the task is returned. Results are
         keyed by request id, so one notifier process sees all copies of a request's result;
         a lock per request makes its check-then-record atomic within the process.
         """
-        try:
-            result = RESULT_EVENTS.validate_json(value)
-        except ValidationError:
-            log.warning("notifier ignores a malformed result event")
-            return None
-        key = (result.account, result.request_id)
-        lock = self._plan_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                return await self._plan(result)
-        finally:
-            if not lock.locked():
-                self._plan_locks.pop(key, None)
+        result = RESULT_EVENTS.validate_json(value)
+        async with self._plan_locks.hold((result.account, result.request_id)):
+            return await self._plan(result)
 
     async def _plan(self, result: ImageCompleted | ImageFailed) -> DeliveryTask | None:
         record = await self.jobs.get(result.account, result.request_id)
-        if record is None or record.request.webhook_url is None:
+        if record is None or record.request is None or record.request.webhook_url is None:
             return None
         if result.event_id in record.webhooks_planned:
             return None
@@ -320,25 +312,22 @@ class Notifier:
 
 
 def dead_letter_for(
-    task: DeliveryTask, exhausted: WebhookExhausted, source: tuple[str, int, int]
+    record: Record, task: DeliveryTask, exhausted: WebhookExhausted, max_message_bytes: int
 ) -> DeadLetter:
     """The dead letter recording an undeliverable webhook."""
-    topic, partition, offset = source
     payload = exhausted.payload
     reason: Literal["webhook_exhausted", "webhook_refused"] = (
         "webhook_refused" if payload.reason == "url_refused" else "webhook_exhausted"
     )
     message = payload.last_error or f"HTTP {payload.last_status_code}"
     code = ErrorCode.URL_NOT_ALLOWED if reason == "webhook_refused" else ErrorCode.WEBHOOK_FAILED
-    return DeadLetter(
-        reason=reason,
-        error=ErrorInfo(code=code, message=message),
+    return dead_letter(
+        record,
+        reason,
+        DeadLetterError(code=code, message=message),
+        max_message_bytes=max_message_bytes,
         request_id=task.result.request_id,
         account=task.result.account,
-        source_topic=topic,
-        source_partition=partition,
-        source_offset=offset,
+        trace_id=task.result.trace_id,
         attempts=payload.attempts,
-        original=task.model_dump_json(),
-        original_encoding="utf-8",
     )

@@ -16,10 +16,15 @@ from streams.stack.provision import (
     kafka_probe,
     provision,
     s3_probe,
-    tcp_probe,
     wait_until,
 )
-from streams.stack.servers import free_port, kafka_broker, s3_gate, s3_server
+from streams.stack.servers import (
+    ensure_port_free,
+    free_port,
+    kafka_broker,
+    s3_gate,
+    s3_server,
+)
 from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
@@ -47,7 +52,8 @@ class EmbeddedStack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.processes: list[ManagedProcess] = []
-        self.gate_url: str | None = None
+        self.rclone_url = f"http://{LOOPBACK}:{free_port()}"
+        """Where rclone listens; only the gate (on ``stack.s3_port``) talks to it."""
 
     async def start(self) -> None:
         """Start what is embedded, wait for both parts, provision. Stops what it started
@@ -69,22 +75,23 @@ class EmbeddedStack:
         store = S3ObjectStore(settings, retries=0)
         if settings.s3_embedded:
             await self._start_server("s3")
+            await self._start_gate()
         if settings.kafka_embedded:
             if durable_broker:
                 # Through the S3 API, not mkdir: rclone caches directory listings, so a
                 # folder made behind its back stays invisible to the broker's writes.
                 await ensure_buckets(store, [settings.stack.kafka_bucket])
-                await self._start_gate()
             await self._start_server("kafka")
         await provision(settings)
 
     async def _start_gate(self) -> None:
-        """rclone ignores conditional writes, which the broker's log depends on."""
-        port = free_port()
-        gate = self._launch(s3_gate(self.settings, dict(os.environ), port))
-        self.gate_url = f"http://{LOOPBACK}:{port}"
+        """The embedded S3 endpoint: rclone ignores conditional writes, which the broker's
+        log and the job records depend on; the gate enforces them."""
+        port = self.settings.stack.s3_port
+        ensure_port_free(port, "S3 endpoint", "CUTSTREAM_STACK__S3_PORT")
+        gate = self._launch(s3_gate(self.settings, dict(os.environ), port, self.rclone_url))
         await wait_until(
-            tcp_probe(LOOPBACK, port),
+            s3_probe(S3ObjectStore(self.settings, retries=0)),
             what="the S3 conditional-write gate",
             timeout=self.settings.stack.startup_timeout_s,
             process=gate,
@@ -94,19 +101,21 @@ class EmbeddedStack:
         settings = self.settings
         timeout = settings.stack.startup_timeout_s
         if name == "s3":
-            s3 = self._launch(s3_server(settings, dict(os.environ)))
-            store = S3ObjectStore(settings, retries=0)
+            port = int(self.rclone_url.rsplit(":", 1)[1])
+            s3 = self._launch(s3_server(settings, dict(os.environ), port))
+            store = S3ObjectStore(settings, retries=0, endpoint_url=self.rclone_url)
             await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
         else:
-            broker = self._launch(kafka_broker(settings, dict(os.environ), self.gate_url))
+            broker = self._launch(kafka_broker(settings, dict(os.environ)))
             await wait_until(
                 kafka_probe(settings), what="the Kafka broker", timeout=timeout, process=broker
             )
 
     async def restart(self, name: Literal["s3", "kafka"], downtime_s: float = 0.0) -> None:
-        """Stop the managed server ``name`` ("s3" or "kafka"), stay down ``downtime_s``,
-        start it again on the same port and data, and wait until it answers. For
-        failure drills and tests; clients are expected to reconnect on their own."""
+        """Stop the managed server ``name`` ("s3": rclone, behind the gate, which answers 503
+        meanwhile; or "kafka"), stay down ``downtime_s``, start it again on the same port
+        and data, and wait until it answers. For failure drills and tests; clients are
+        expected to reconnect on their own."""
         (process,) = [p for p in self.processes if p.name == name]
         self.processes.remove(process)
         process.stop(self.settings.stack.stop_timeout_s)

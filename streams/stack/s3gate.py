@@ -1,18 +1,20 @@
-"""A conditional-write gate in front of rclone's S3 server, for the embedded broker.
+"""A conditional-write gate in front of rclone's S3 server: the embedded S3 endpoint.
 
-Tansu keeps its log durable with S3 conditional writes: it creates objects with
-``If-None-Match: *`` and advances a partition's watermark with ``If-Match: <etag>``,
-expecting ``412 Precondition Failed`` when the condition does not hold. rclone ignores both
-headers and always writes, so after a broker restart Tansu "created" a fresh watermark and
-overwrote the partition's first record batches: offsets restarted at 0 (measured: every
-restart, every partition).
+S3, MinIO and most S3 stores honour conditional writes: ``If-None-Match: *`` creates only
+what does not exist, ``If-Match: <etag>`` replaces only the version named, and ``412
+Precondition Failed`` says the condition did not hold. rclone ignores both headers and
+always writes. Two things depend on them: the embedded broker (Tansu advances a
+partition's watermark with If-Match; without it, after a restart, offsets restarted at 0 and
+acknowledged records were overwritten — measured, every restart) and the job records (the
+first request under a request id wins, concurrent duplicates get 412).
 
 The gate enforces the two preconditions — per key, serialised, checked with its own signed
 HEAD — and passes every other request through untouched (the ``Host`` header is kept, so
-the client's SigV4 signature still verifies upstream). Only the broker talks to it.
+the client's SigV4 signature, presigned URLs included, still verifies upstream). Every
+client of the embedded stack talks to it; it answers 503 while rclone is down.
 
-Run: ``python -m streams.stack.s3gate --port PORT`` with the ``CUTSTREAM_S3__*`` settings
-of the upstream server in the environment.
+Run: ``python -m streams.stack.s3gate --port PORT --upstream URL`` with the ``CUTSTREAM_S3__*``
+credentials in the environment.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from streams.config.settings import Settings
+from streams.exceptions import StorageUnavailableError
 from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,15 @@ _NO_SUCH_KEY = (
     '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
     "<Message>The specified key does not exist.</Message></Error>"
 )
+_UNAVAILABLE = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code>'
+    "<Message>The storage behind the gate is not answering; try again.</Message></Error>"
+)
+
+
+def _error(status: int, body: str) -> web.Response:
+    # application/xml, as S3 answers: clients parse it into error codes (text/xml they do not).
+    return web.Response(status=status, text=body, content_type="application/xml")
 
 
 def _unquote(etag: str) -> str:
@@ -73,38 +85,43 @@ class Gate:
         if request.method != "PUT" or (if_none_match is None and if_match is None):
             return await self.forward(request)
         async with self.locks[request.path]:
-            etag = await self.current_etag(request.path)
+            try:
+                etag = await self.current_etag(request.path)
+            except StorageUnavailableError:
+                return _error(503, _UNAVAILABLE)
             if if_none_match is not None and if_none_match.strip() == "*" and etag is not None:
-                return web.Response(status=412, text=_PRECONDITION_FAILED, content_type="text/xml")
+                return _error(412, _PRECONDITION_FAILED)
             if if_match is not None:
                 if etag is None:
-                    return web.Response(status=404, text=_NO_SUCH_KEY, content_type="text/xml")
+                    return _error(404, _NO_SUCH_KEY)
                 if _unquote(if_match) != etag:
-                    return web.Response(
-                        status=412, text=_PRECONDITION_FAILED, content_type="text/xml"
-                    )
+                    return _error(412, _PRECONDITION_FAILED)
             return await self.forward(request)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         assert self.session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        async with self.session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body,
-            allow_redirects=False,
-        ) as upstream:
-            payload = await upstream.read()
-            reply_headers = {
-                k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
-            }
-            return web.Response(status=upstream.status, body=payload, headers=reply_headers)
+        try:
+            async with self.session.request(
+                request.method,
+                self.upstream + request.path_qs,
+                headers=headers,
+                data=body or None,  # a GET with an empty body makes rclone log an error
+                allow_redirects=False,
+            ) as upstream:
+                payload = await upstream.read()
+                reply_headers = {
+                    k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
+                }
+                return web.Response(status=upstream.status, body=payload, headers=reply_headers)
+        except (ClientError, TimeoutError) as exc:
+            log.warning("upstream %s: %s", self.upstream, exc)
+            return _error(503, _UNAVAILABLE)
 
 
-def application(settings: Settings) -> web.Application:
-    gate = Gate(settings.s3_endpoint, S3ObjectStore(settings, retries=0))
+def application(settings: Settings, upstream: str) -> web.Application:
+    gate = Gate(upstream, S3ObjectStore(settings, retries=0, endpoint_url=upstream))
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.on_startup.append(gate.start)
     app.on_cleanup.append(gate.stop)
@@ -116,9 +133,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True, help="URL of the S3 server behind")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    web.run_app(application(Settings()), host=args.host, port=args.port, print=None)
+    web.run_app(application(Settings(), args.upstream), host=args.host, port=args.port, print=None)
 
 
 if __name__ == "__main__":

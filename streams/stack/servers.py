@@ -67,9 +67,9 @@ def log_dir(settings: Settings) -> Path:
     return settings.state_dir / "logs"
 
 
-def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
-    """``rclone serve s3`` on loopback, always with an auth key (never anonymous)."""
-    ensure_port_free(settings.stack.s3_port, "S3 server", "CUTSTREAM_STACK__S3_PORT")
+def s3_server(settings: Settings, base_env: dict[str, str], port: int) -> ManagedProcess:
+    """``rclone serve s3`` on loopback ``port``, always with an auth key (never anonymous).
+    Clients reach it through the gate (:func:`s3_gate`), never directly."""
     data = s3_data_dir(settings)
     data.mkdir(parents=True, exist_ok=True)
     if "," in settings.s3.access_key:
@@ -86,7 +86,7 @@ def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
             "s3",
             str(data),
             "--addr",
-            f"{LOOPBACK}:{settings.stack.s3_port}",
+            f"{LOOPBACK}:{port}",
             "--config",
             "",
         ],
@@ -95,21 +95,29 @@ def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
     )
 
 
-def s3_gate(settings: Settings, base_env: dict[str, str], port: int) -> ManagedProcess:
-    """The conditional-write gate between the broker and rclone (see s3gate.py)."""
+def s3_gate(
+    settings: Settings, base_env: dict[str, str], port: int, upstream: str
+) -> ManagedProcess:
+    """The conditional-write gate in front of rclone (see s3gate.py) on loopback ``port``."""
     return ManagedProcess(
         "s3-gate",
-        [sys.executable, "-m", "streams.stack.s3gate", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "streams.stack.s3gate",
+            "--port",
+            str(port),
+            "--upstream",
+            upstream,
+        ],
         env={**base_env, **settings.to_env()},
         log_path=log_dir(settings) / "s3-gate.log",
     )
 
 
-def kafka_broker(
-    settings: Settings, base_env: dict[str, str], s3_endpoint: str | None = None
-) -> ManagedProcess:
-    """The Tansu broker on loopback, its log in S3 at ``s3_endpoint`` (durable; the gate
-    in front of the embedded S3 server) or in memory."""
+def kafka_broker(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
+    """The Tansu broker on loopback, its log in the embedded S3 (durable: through the gate,
+    which gives it the conditional writes it needs) or in memory."""
     ensure_port_free(settings.stack.kafka_port, "Kafka broker", "CUTSTREAM_STACK__KAFKA_PORT")
     url = f"tcp://{LOOPBACK}:{settings.stack.kafka_port}"
     env = dict(base_env)
@@ -119,7 +127,7 @@ def kafka_broker(
             AWS_ACCESS_KEY_ID=settings.s3.access_key,
             AWS_SECRET_ACCESS_KEY=settings.s3.secret_key.get_secret_value(),
             AWS_DEFAULT_REGION=settings.s3.region,
-            AWS_ENDPOINT=s3_endpoint or settings.s3_endpoint,
+            AWS_ENDPOINT=settings.s3_endpoint,
             AWS_ALLOW_HTTP="true",
         )
     else:

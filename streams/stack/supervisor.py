@@ -44,6 +44,12 @@ def worker_process(settings: Settings, index: int) -> ManagedProcess:
     return service_process(settings, "worker", name=f"worker-{index}")
 
 
+def service_stop_timeout(settings: Settings) -> float:
+    """How long a service may take to stop before SIGKILL: the grace its in-flight work
+    has (``runtime.shutdown_grace_s``) plus the time any process gets to exit."""
+    return settings.runtime.shutdown_grace_s + settings.stack.stop_timeout_s
+
+
 async def run_services(
     settings: Settings, *, workers: int, on_ready: Callable[[list[Endpoint]], None]
 ) -> int:
@@ -78,7 +84,7 @@ async def run_services(
         for child in children:
             child.send_signal(signal.SIGTERM)
         for child in children:
-            child.stop(settings.stack.stop_timeout_s)
+            child.stop(service_stop_timeout(settings))
         stack.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

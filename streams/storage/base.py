@@ -41,6 +41,26 @@ class ObjectStore(ABC):
         """Read the whole object at ``key``."""
 
     @abstractmethod
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
+        """Read the whole object and its ETag (the version a :meth:`put_if_match` names)."""
+
+    @abstractmethod
+    def put_if_absent(self, bucket: str, key: str, data: bytes, content_type: str) -> bool:
+        """Create the object unless one exists at ``key`` (``If-None-Match: *``); whether
+        it was created. Atomic: of concurrent calls for one key, exactly one succeeds."""
+
+    @abstractmethod
+    def put_if_match(
+        self, bucket: str, key: str, data: bytes, content_type: str, etag: str
+    ) -> bool:
+        """Replace the object only if it is still the version ``etag`` (``If-Match``);
+        whether it was replaced (``False`` also when there is no object)."""
+
+    @abstractmethod
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object at ``key`` (nothing happens if there is none)."""
+
+    @abstractmethod
     def exists(self, bucket: str, key: str) -> bool:
         """Whether an object exists at ``key``."""
 

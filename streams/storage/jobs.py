@@ -37,6 +37,31 @@ def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
     )
 
 
+def rejected(
+    request_id: str,
+    account: str,
+    trace_id: str | None,
+    error: ErrorInfo,
+    event_id: str,
+    at: datetime | None = None,
+) -> JobRecord:
+    """The failed record of a request event that was itself invalid (no request to keep)."""
+    at = at or utc_now()
+    return JobRecord(
+        request_id=request_id,
+        account=account,
+        status=JobStatus.FAILED,
+        request=None,
+        trace_id=trace_id,
+        created_at=at,
+        updated_at=at,
+        finished_at=at,
+        error=error,
+        result_event_id=event_id,
+        history=[Transition(status=JobStatus.FAILED, at=at, note="invalid request")],
+    )
+
+
 def _moved(
     record: JobRecord, status: JobStatus, at: datetime, note: str | None = None, **changes: Any
 ) -> JobRecord:
@@ -104,28 +129,41 @@ def canceled(record: JobRecord, at: datetime | None = None) -> JobRecord:
 
 
 class JobStore:
-    """Reads and writes job records (blocking calls run in threads)."""
+    """Reads and writes job records (blocking calls run in threads).
+
+    ``create`` and ``replace`` are conditional writes: of concurrent creators of one
+    record exactly one succeeds, and a replace based on a version someone else has changed
+    since fails — the first request under an id wins, and a cancel cannot overwrite a
+    worker's progress.
+    """
 
     def __init__(self, store: ObjectStore, bucket: str) -> None:
         self.store = store
         self.bucket = bucket
 
     async def get(self, account: str, request_id: str) -> JobRecord | None:
-        """The record, or ``None`` if there is none. A corrupt record counts as none."""
+        """The record, or ``None`` if there is none."""
+        found = await self.get_versioned(account, request_id)
+        return found[0] if found else None
+
+    async def get_versioned(self, account: str, request_id: str) -> tuple[JobRecord, str] | None:
+        """The record and its version (ETag), or ``None`` if there is none. A record that
+        does not parse is :class:`StorageUnavailableError` (it is never overwritten blind)."""
         try:
-            data = await asyncio.to_thread(
-                self.store.get, self.bucket, job_key(account, request_id)
+            data, etag = await asyncio.to_thread(
+                self.store.get_with_etag, self.bucket, job_key(account, request_id)
             )
         except ObjectNotFoundError:
             return None
         try:
-            return JobRecord.model_validate_json(data)
+            return JobRecord.model_validate_json(data), etag
         except ValidationError as exc:
             raise StorageUnavailableError(
                 f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
             ) from exc
 
     async def put(self, record: JobRecord) -> JobRecord:
+        """Write the record, whatever is there (its partition's worker is its one writer)."""
         await asyncio.to_thread(
             self.store.put,
             self.bucket,
@@ -134,3 +172,27 @@ class JobStore:
             "application/json",
         )
         return record
+
+    async def create(self, record: JobRecord) -> bool:
+        """Write the record unless one exists for its request id; whether it was written."""
+        return await asyncio.to_thread(
+            self.store.put_if_absent,
+            self.bucket,
+            job_key(record.account, record.request_id),
+            record.model_dump_json().encode(),
+            "application/json",
+        )
+
+    async def replace(self, record: JobRecord, version: str) -> bool:
+        """Write the record only if the stored one is still ``version``."""
+        return await asyncio.to_thread(
+            self.store.put_if_match,
+            self.bucket,
+            job_key(record.account, record.request_id),
+            record.model_dump_json().encode(),
+            "application/json",
+            version,
+        )
+
+    async def delete(self, account: str, request_id: str) -> None:
+        await asyncio.to_thread(self.store.delete, self.bucket, job_key(account, request_id))

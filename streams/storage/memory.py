@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import timedelta
 from urllib.parse import quote
@@ -32,11 +33,37 @@ class MemoryObjectStore(ObjectStore):
             self._bucket(bucket)[key] = (bytes(data), content_type)
 
     def get(self, bucket: str, key: str) -> bytes:
+        return self.get_with_etag(bucket, key)[0]
+
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
         with self._lock:
             try:
-                return self._buckets[bucket][key][0]
+                data = self._buckets[bucket][key][0]
             except KeyError:
                 raise ObjectNotFoundError.at(bucket, key) from None
+        return data, _etag(data)
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes, content_type: str) -> bool:
+        with self._lock:
+            objects = self._bucket(bucket)
+            if key in objects:
+                return False
+            objects[key] = (bytes(data), content_type)
+            return True
+
+    def put_if_match(
+        self, bucket: str, key: str, data: bytes, content_type: str, etag: str
+    ) -> bool:
+        with self._lock:
+            objects = self._bucket(bucket)
+            if key not in objects or _etag(objects[key][0]) != etag:
+                return False
+            objects[key] = (bytes(data), content_type)
+            return True
+
+    def delete(self, bucket: str, key: str) -> None:
+        with self._lock:
+            self._bucket(bucket).pop(key, None)
 
     def exists(self, bucket: str, key: str) -> bool:
         with self._lock:
@@ -54,3 +81,8 @@ class MemoryObjectStore(ObjectStore):
         """A ``memory://`` URL naming the object (nothing can fetch it)."""
         seconds = int(expires.total_seconds())
         return f"memory://{quote(bucket)}/{quote(key)}?expires_in={seconds}"
+
+
+def _etag(data: bytes) -> str:
+    """The ETag S3 gives a single-part object: its MD5, in hex."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()

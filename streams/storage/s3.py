@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
+from minio.helpers import DictType
 
 from streams.config.settings import Settings
 from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
@@ -18,6 +19,12 @@ from streams.storage.base import ObjectStore
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject"})
 _CLIENT_ERRORS = (S3Error, InvalidResponseError, ServerError, urllib3.exceptions.HTTPError)
+
+
+def _is_status(exc: S3Error | InvalidResponseError, status: int) -> bool:
+    if isinstance(exc, S3Error):
+        return exc.response is not None and exc.response.status == status
+    return f"Response code: {status}" in str(exc)
 
 
 class S3ObjectStore(ObjectStore):
@@ -79,13 +86,47 @@ class S3ObjectStore(ObjectStore):
             )
 
     def get(self, bucket: str, key: str) -> bytes:
+        return self.get_with_etag(bucket, key)[0]
+
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
         with self._translated(f"s3://{bucket}/{key}"):
             response = self.client.get_object(bucket, key)
             try:
-                return response.read()
+                return response.read(), (response.headers.get("ETag") or "").strip('"')
             finally:
                 response.close()
                 response.release_conn()
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes, content_type: str) -> bool:
+        return self._put_if(bucket, key, data, content_type, {"If-None-Match": "*"})
+
+    def put_if_match(
+        self, bucket: str, key: str, data: bytes, content_type: str, etag: str
+    ) -> bool:
+        return self._put_if(bucket, key, data, content_type, {"If-Match": f'"{etag}"'})
+
+    def _put_if(
+        self, bucket: str, key: str, data: bytes, content_type: str, condition: dict[str, str]
+    ) -> bool:
+        """A conditional PUT; ``False`` on 412 (or 404 for If-Match on nothing). minio-py's
+        public put_object turns unknown headers into user metadata, so this uses its
+        _put_object (stable through 7.x; the dependency is pinned below 8)."""
+        headers: DictType = {"Content-Type": content_type, **condition}
+        try:
+            with self._translated(f"s3://{bucket}/{key}"):
+                try:
+                    self.client._put_object(bucket, key, data, headers=headers)
+                except (S3Error, InvalidResponseError) as exc:
+                    if _is_status(exc, 412):
+                        return False
+                    raise
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def delete(self, bucket: str, key: str) -> None:
+        with self._translated(f"s3://{bucket}/{key}"):
+            self.client.remove_object(bucket, key)
 
     def exists(self, bucket: str, key: str) -> bool:
         return self.etag(bucket, key) is not None
@@ -95,13 +136,28 @@ class S3ObjectStore(ObjectStore):
             return [bucket.name for bucket in self.client.list_buckets()]
 
     def etag(self, bucket: str, key: str) -> str | None:
-        """The object's ETag (without quotes), or ``None`` if it does not exist."""
+        """The object's ETag (without quotes), or ``None`` if it does not exist.
+
+        Asked with a one-byte ranged GET rather than a HEAD: rclone logs an ERROR line for
+        every HEAD of a missing object (Go refuses the error body it tries to write), and
+        the embedded broker checks for missing objects many times a second."""
+        what = f"s3://{bucket}/{key}"
         try:
-            with self._translated(f"s3://{bucket}/{key}"):
-                stat = self.client.stat_object(bucket, key)
+            with self._translated(what):
+                try:
+                    response = self.client.get_object(bucket, key, offset=0, length=1)
+                except (S3Error, InvalidResponseError) as exc:
+                    if not _is_status(exc, 416):  # an empty object has no first byte
+                        raise
+                    return (self.client.stat_object(bucket, key).etag or "").strip('"')
+                try:
+                    response.read()
+                    return (response.headers.get("ETag") or "").strip('"')
+                finally:
+                    response.close()
+                    response.release_conn()
         except ObjectNotFoundError:
             return None
-        return (stat.etag or "").strip('"')
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         with self._translated(f"s3://{bucket}/{prefix}*"):

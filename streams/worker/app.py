@@ -7,7 +7,6 @@ the job records make their reprocessing cheap and their outputs identical.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,20 +17,16 @@ import faust
 from streams import metrics
 from streams.config.settings import Settings
 from streams.imaging.build import build_remover
-from streams.messaging.faustkit import (
-    attempt_of,
-    create_app,
-    register_delay_tiers,
-    register_in_flight_agent,
-    register_web,
-    run_app,
-    worker_id,
-)
+from streams.messaging.faustkit import create_app, register_web, run_app, worker_id
+from streams.messaging.inflight import dead_lettering, register_in_flight_agent
+from streams.messaging.records import record_of
+from streams.messaging.tiers import attempt_of, register_delay_tiers
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
 from streams.storage.access import ReadAccess
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
+from streams.worker.budget import MemoryBudget, return_freed_pictures
 from streams.worker.handling import Inbound, Processor, RetryPolicy
 from streams.worker.publish import Publisher, Topics, declare_topics
 
@@ -40,37 +35,9 @@ log = logging.getLogger(__name__)
 PROCESSOR_AGENT = "cutstream.processor"
 
 
-def _inbound(event: Any) -> Inbound:
-    message = event.message
-    return Inbound(
-        value=event.value or b"",
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        attempt=attempt_of(event),
-    )
-
-
-class ByteBudget:
-    """Bounds the input bytes held by requests in flight (one oversized request may run
-    alone, so nothing can wait forever)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self.changed = asyncio.Condition()
-
-    async def acquire(self, size: int) -> None:
-        async with self.changed:
-            await self.changed.wait_for(lambda: self.used == 0 or self.used + size <= self.limit)
-            self.used += size
-            metrics.IN_FLIGHT_BYTES.set(self.used)
-
-    async def release(self, size: int) -> None:
-        async with self.changed:
-            self.used -= size
-            metrics.IN_FLIGHT_BYTES.set(self.used)
-            self.changed.notify_all()
+def _inbound(event: Any, due_topic: str) -> Inbound:
+    record = record_of(event)
+    return Inbound(**vars(record), attempt=attempt_of(event, frozenset({due_topic})))
 
 
 def register_processor(
@@ -81,16 +48,10 @@ def register_processor(
     acks in arrival order."""
     worker = settings.worker
     publisher = Publisher(topics)
-    budget = ByteBudget(worker.max_in_flight_bytes)
 
     async def handle(event: Any) -> None:
-        message = _inbound(event)
-        size = len(message.value)
-        await budget.acquire(size)
-        try:
-            await publisher.publish(await processor.handle(message))
-        finally:
-            await budget.release(size)
+        message = _inbound(event, settings.retry_due_topic)
+        await publisher.publish(await processor.handle(message))
 
     register_in_flight_agent(
         app,
@@ -99,6 +60,7 @@ def register_processor(
         handle,
         settings,
         concurrency=worker.concurrency,
+        dead_letters=topics.dead_letter,
         on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
     )
 
@@ -106,6 +68,7 @@ def register_processor(
 def build_worker_app(settings: Settings) -> faust.App:
     """The complete processor app: S3 store, job records, fetcher, model runtime, agents."""
     app = create_app(settings, settings.worker.group_id, settings.worker.web_port)
+    return_freed_pictures()
     remover = build_remover(settings)
     # Load the default model now: a missing model fails the worker at start, loudly.
     remover.segmenter()
@@ -129,12 +92,20 @@ def build_worker_app(settings: Settings) -> faust.App:
             settings.worker.concurrency, thread_name_prefix="cutstream-img"
         ),
         worker=worker_id(),
+        max_message_bytes=settings.kafka.max_message_bytes,
+        budget=MemoryBudget(settings.worker.max_in_flight_bytes),
     )
     topics = declare_topics(app, settings)
     register_processor(app, topics, processor, settings)
-    register_delay_tiers(app, topics.retries, topics.requests, "cutstream.retry")
+    register_delay_tiers(
+        app,
+        topics.retries,
+        topics.due,
+        "cutstream.retry",
+        dead_lettering(topics.dead_letter, settings),
+    )
     if settings.worker.web_port > 0:
-        register_web(app, time.time())
+        register_web(app, time.time(), settings.runtime.max_unacked_age_s)
     return app
 
 

@@ -16,52 +16,51 @@ Nothing is ever dropped:
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from processors import RemovalResult, Remover
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
+    SCHEMA_VERSION,
     DeadLetter,
+    DeadLetterError,
     ErrorInfo,
     ForegroundBox,
     ImageCompleted,
     ImageError,
     ImageFailed,
     ImageRequested,
-    ImageResult,
     OutputInfo,
     S3Object,
     result_event_id,
 )
 from schemas.jobs import JobRecord, JobStatus
 from streams import metrics
+from streams.messaging.locks import KeyedLocks
+from streams.messaging.records import Record, dead_letter
 from streams.net.fetch import Fetcher
 from streams.storage import jobs
 from streams.storage.access import ReadAccess
 from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore
 from streams.storage.layout import output_key
+from streams.worker.budget import MemoryBudget
+from streams.worker.rejects import Probe, Rejects
+from streams.worker.results import completed_event, failed_event
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Inbound:
-    """A consumed message: its bytes, where it came from, previous attempts (header)."""
+class Inbound(Record):
+    """A consumed request record and its previous attempts (from a trusted header)."""
 
-    value: bytes
-    topic: str
-    partition: int
-    offset: int
     attempt: int = 0
 
 
@@ -97,51 +96,8 @@ class RetryPolicy:
         return len(self.delays_s) + 1
 
 
-def _result_envelope(record: JobRecord, kind: str) -> dict[str, Any]:
-    """The envelope of the result a finished record stands for: the same event id and
-    time every time it is (re)published."""
-    if record.finished_at is None:
-        raise ValueError(f"record {record.request_id} has not finished")
-    return {
-        "event_id": record.result_event_id
-        or result_event_id(record.account, record.request_id, kind),
-        "request_id": record.request_id,
-        "account": record.account,
-        "trace_id": record.trace_id,
-        "created_at": record.finished_at,
-    }
-
-
-def completed_event(record: JobRecord) -> ImageCompleted:
-    """The completed event a succeeded record stands for."""
-    if record.output is None:
-        raise ValueError(f"record {record.request_id} has not succeeded")
-    result = ImageResult(
-        output=record.output,
-        processing_ms=record.duration_ms or 0.0,
-        attempts=max(record.attempts, 1),
-        worker=record.worker or "",
-    )
-    return ImageCompleted(**_result_envelope(record, "completed"), payload=result)
-
-
-def failed_event(record: JobRecord) -> ImageFailed:
-    """The failed event a failed record stands for."""
-    if record.error is None:
-        raise ValueError(f"record {record.request_id} has not failed")
-    error = ImageError(error=record.error, attempts=record.attempts)
-    return ImageFailed(**_result_envelope(record, "failed"), payload=error)
-
-
 def _error_info(exc: CutstreamError) -> ErrorInfo:
     return ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-
-
-def _original(value: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
-    try:
-        return value.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(value).decode("ascii"), "base64"
 
 
 class Processor:
@@ -159,6 +115,8 @@ class Processor:
         retry: RetryPolicy,
         executor: Executor,
         worker: str,
+        max_message_bytes: int,
+        budget: MemoryBudget,
     ) -> None:
         self.store = store
         self.jobs = jobs_store
@@ -169,25 +127,46 @@ class Processor:
         self.retry = retry
         self.executor = executor
         self.worker = worker
+        self.max_message_bytes = max_message_bytes
+        self.budget = budget
+        self.rejects = Rejects(jobs_store, max_message_bytes)
+        self._locks = KeyedLocks()
 
     async def handle(self, message: Inbound) -> Delivery:
+        """The outcome of one record. Raises only what is worth trying again as it is
+        (the store unreachable while recording a rejection)."""
+        probe = Probe.of(message.value)
+        if probe.schema_version is not None and probe.schema_version > SCHEMA_VERSION:
+            rejection = await self.rejects.unsupported(message, probe)
+            return Delivery(failed=rejection.failed, dead_letter=rejection.dead_letter)
         try:
             request = ImageRequested.model_validate_json(message.value)
         except ValidationError as exc:
-            return self._invalid(message, exc)
+            rejection = await self.rejects.invalid(message, exc, probe)
+            return Delivery(failed=rejection.failed, dead_letter=rejection.dead_letter)
         attempt = message.attempt + 1
         extra = {"request_id": request.request_id, "account": request.account, "attempt": attempt}
-        try:
-            return await self._handle(request, attempt)
-        except CutstreamError as exc:
-            return await self._failure(request, message, attempt, exc)
-        except Exception as exc:  # a bug: report it, do not retry forever
-            log.exception("request %s failed unexpectedly", request.request_id, extra=extra)
-            error = CutstreamError(f"internal error: {exc!r}")
-            return await self._failure(request, message, attempt, error)
+        # Copies of one request (a redelivery, a duplicate publish) reach the same worker —
+        # they share a key, so a partition — and run one after the other: the second finds
+        # the first's outcome and republishes it, nothing is computed twice.
+        async with self._locks.hold((request.account, request.request_id)):
+            try:
+                return await self._handle(request, message, attempt)
+            except CutstreamError as exc:
+                return await self._failure(request, message, attempt, exc)
+            except Exception as exc:  # a bug: report it, do not retry forever
+                log.exception("request %s failed unexpectedly", request.request_id, extra=extra)
+                error = CutstreamError(f"internal error: {exc!r}")
+                return await self._failure(request, message, attempt, error)
 
-    async def _handle(self, request: ImageRequested, attempt: int) -> Delivery:
+    async def _handle(self, request: ImageRequested, message: Inbound, attempt: int) -> Delivery:
         record = await self.jobs.get(request.account, request.request_id)
+        if (
+            record is not None
+            and record.request is not None
+            and not record.request.same_work_as(request.payload)
+        ):
+            return self._conflicting(request, message)
         if record is not None and record.status is JobStatus.CANCELED:
             log.info("request %s was canceled; skipping it", request.request_id)
             metrics.REQUESTS.labels(outcome="canceled", code="").inc()
@@ -207,10 +186,12 @@ class Processor:
         await self.jobs.put(record)
         started = time.perf_counter()
         data = await self._fetch(request)
+        decoded_bytes = self.remover.header(data).decoded_bytes  # bad input fails here
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            self.executor, self.remover.remove, data, request.payload.options
-        )
+        async with self.budget.reserve(decoded_bytes):
+            result = await loop.run_in_executor(
+                self.executor, self.remover.remove, data, request.payload.options
+            )
         output = await self._store(request, result)
         event_id = result_event_id(request.account, request.request_id, "completed")
         record = await self.jobs.put(jobs.succeeded(record, output, event_id))
@@ -224,6 +205,31 @@ class Processor:
             extra={"request_id": request.request_id, "attempt": attempt},
         )
         return Delivery(completed=completed_event(record))
+
+    def _conflicting(self, request: ImageRequested, message: Inbound) -> Delivery:
+        """A second, different request under a taken id: dead-lettered, and nothing else —
+        the id's one result is the first request's."""
+        log.warning(
+            "request id %s/%s already names a different request; dead-lettering this one",
+            request.account,
+            request.request_id,
+        )
+        metrics.DEAD_LETTERS.labels(reason="conflicting_duplicate").inc()
+        error = DeadLetterError(
+            code=ErrorCode.CONFLICT,
+            message=f"request_id {request.request_id} is already used by a different request "
+            "(other input or options); the first one stands",
+        )
+        letter = dead_letter(
+            message,
+            "conflicting_duplicate",
+            error,
+            max_message_bytes=self.max_message_bytes,
+            request_id=request.request_id,
+            account=request.account,
+            trace_id=request.trace_id,
+        )
+        return Delivery(dead_letter=letter)
 
     async def _fetch(self, request: ImageRequested) -> bytes:
         source = request.payload.input
@@ -286,7 +292,16 @@ class Processor:
         )
         dead = None
         if exc.retryable:  # transient, but out of attempts
-            dead = self._dead_letter(message, "retries_exhausted", error, request, attempt)
+            dead = dead_letter(
+                message,
+                "retries_exhausted",
+                error,
+                max_message_bytes=self.max_message_bytes,
+                request_id=request.request_id,
+                account=request.account,
+                trace_id=request.trace_id,
+                attempts=attempt,
+            )
         return Delivery(failed=failed, dead_letter=dead)
 
     async def _record_best_effort(
@@ -300,73 +315,3 @@ class Processor:
         except CutstreamError as exc:
             log.warning("could not update job record %s: %s", request.request_id, exc)
             return None
-
-    def _invalid(self, message: Inbound, exc: ValidationError) -> Delivery:
-        details = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(message)'}: {e['msg']}" for e in exc.errors()[:10]
-        )
-        request_id, account = self._usable_ids(message.value)
-        reason: Literal["invalid_request", "unparseable"] = (
-            "invalid_request" if request_id else "unparseable"
-        )
-        error = ErrorInfo(code=ErrorCode.INVALID_REQUEST, message=f"{reason}: {details}")
-        log.warning(
-            "dead-lettering %s at %s[%d]@%d: %s",
-            reason,
-            message.topic,
-            message.partition,
-            message.offset,
-            details,
-        )
-        metrics.DEAD_LETTERS.labels(reason=reason).inc()
-        metrics.REQUESTS.labels(outcome="failed", code=str(ErrorCode.INVALID_REQUEST)).inc()
-        failed = None
-        if request_id is not None:
-            failed = ImageFailed(
-                event_id=result_event_id(account or "default", request_id, "failed"),
-                request_id=request_id,
-                account=account or "default",
-                payload=ImageError(error=error, attempts=0),
-            )
-        dead = self._dead_letter(message, reason, error, None, 0, request_id, account)
-        return Delivery(failed=failed, dead_letter=dead)
-
-    @staticmethod
-    def _usable_ids(value: bytes) -> tuple[str | None, str | None]:
-        """The request id and account of a broken request, when they are themselves valid."""
-        try:
-            candidate = json.loads(value)
-            probe = ImageFailed.model_validate(
-                {
-                    "request_id": candidate["request_id"],
-                    "account": candidate.get("account", "default"),
-                    "payload": {"error": {"code": "invalid_request", "message": ""}, "attempts": 0},
-                }
-            )
-        except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
-            return None, None
-        return probe.request_id, probe.account
-
-    @staticmethod
-    def _dead_letter(
-        message: Inbound,
-        reason: Literal["unparseable", "invalid_request", "retries_exhausted"],
-        error: ErrorInfo,
-        request: ImageRequested | None,
-        attempts: int,
-        request_id: str | None = None,
-        account: str | None = None,
-    ) -> DeadLetter:
-        original, encoding = _original(message.value)
-        return DeadLetter(
-            reason=reason,
-            error=error,
-            request_id=request.request_id if request else request_id,
-            account=request.account if request else account,
-            source_topic=message.topic,
-            source_partition=message.partition,
-            source_offset=message.offset,
-            attempts=attempts,
-            original=original,
-            original_encoding=encoding,
-        )

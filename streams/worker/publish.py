@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import faust
 
 from streams.config.settings import Settings
-from streams.messaging.faustkit import delay_headers, raw_topic
+from streams.messaging.faustkit import raw_topic
+from streams.messaging.tiers import delay_headers
 from streams.worker.handling import Delivery
 
 
@@ -16,6 +17,9 @@ class Topics:
     """The processor's topic handles."""
 
     requests: faust.TopicT
+    """Requests, from anybody, and due retries, from the retry tiers."""
+    due: faust.TopicT
+    """Due retries only (to forward to)."""
     completed: faust.TopicT
     failed: faust.TopicT
     dead_letter: faust.TopicT
@@ -24,7 +28,10 @@ class Topics:
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     return Topics(
-        requests=raw_topic(app, settings.topics.requests),
+        requests=app.topic(
+            settings.topics.requests, settings.retry_due_topic, key_type=bytes, value_type=bytes
+        ),
+        due=raw_topic(app, settings.retry_due_topic),
         completed=raw_topic(app, settings.topics.completed),
         failed=raw_topic(app, settings.topics.failed),
         dead_letter=raw_topic(app, settings.topics.dead_letter),

@@ -86,7 +86,7 @@ async def until_hooked(web: Server, path: str, timeout: float = 90) -> tuple[dic
 
 
 async def poll(
-    client: httpx.AsyncClient, url: str, field: str, done: set[str], **kw: Any
+    client: httpx.AsyncClient, url: str, field: str, done: set[Any], **kw: Any
 ) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while True:

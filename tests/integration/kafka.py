@@ -13,13 +13,26 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.config.settings import Settings
 
+BIG = 1_500_000
+"""Bytes in a record larger than the workers' producers may send (1 MiB by default): an
+outside producer with a larger limit can still put one on a topic."""
 
-async def produce_raw(settings: Settings, topic: str, values: Iterable[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+
+async def produce_raw(
+    settings: Settings,
+    topic: str,
+    values: Iterable[bytes],
+    *,
+    headers: dict[str, bytes] | None = None,
+) -> None:
+    """Publish ``values`` as an outside producer would (up to 4 MiB a record)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(topic, value)
+            await producer.send_and_wait(topic, value, headers=list((headers or {}).items()))
     finally:
         await producer.stop()
 

@@ -26,12 +26,17 @@ async def test_submit_by_url_bytes_and_object_then_wait_and_collect(
     settings: Settings, store: S3ObjectStore, start_worker: WorkerFactory, web: Server
 ) -> None:
     start_worker()
-    store.put(settings.s3.input_bucket, "pipeline/cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    store.put(
+        settings.s3.input_bucket,
+        "uploads/default/pipeline/cat.jpg",
+        photo_jpeg("chelsea"),
+        "image/jpeg",
+    )
     async with Client(settings, store) as client:
         by_url = await client.submit(f"{web.url}/cup.jpg", RemovalOptions(format="webp"))
         by_bytes = await client.submit(photo_jpeg("astronaut"), filename="astronaut.jpg")
         by_object = await client.submit(
-            S3Object(bucket=settings.s3.input_bucket, key="pipeline/cat.jpg"),
+            S3Object(bucket=settings.s3.input_bucket, key="uploads/default/pipeline/cat.jpg"),
             request_id="cat-1",
         )
         broken = await client.submit(b"\x89PNG\r\n\x1a\n not really")
@@ -51,7 +56,7 @@ async def test_submit_by_url_bytes_and_object_then_wait_and_collect(
         assert (picture.format, picture.size) == ("WEBP", (600, 400))
         assert isinstance(results["cat-1"], ImageCompleted)
         assert by_object.payload.input == S3Object(
-            bucket=settings.s3.input_bucket, key="pipeline/cat.jpg"
+            bucket=settings.s3.input_bucket, key="uploads/default/pipeline/cat.jpg"
         )
 
     uploaded = layout.upload_key("default", by_bytes.request_id, "astronaut.jpg")

@@ -3,6 +3,7 @@ uvicorn gateway on the real stack (the compatible shapes are in test_gateway_com
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from tests.integration.gateway_helpers import (
 )
 
 pytestmark = pytest.mark.integration
+
+CUP_BASE64 = base64.b64encode(CUP).decode()
 
 # native --------------------------------------------------------------------------------
 
@@ -72,6 +75,34 @@ async def test_native_job_json_inline_url_and_idempotency(api: RunningGateway, w
             assert done["status"] == "succeeded", done
 
 
+async def test_concurrent_jobs_under_one_request_id_compute_once(api: RunningGateway) -> None:
+    formats = ["png", "webp", "jpg"] * 4
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer(), timeout=60) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/v1/jobs",
+                    files={"image": ("cup.jpg", CUP)},
+                    data={"format": fmt, "request_id": "dup-1"},
+                )
+                for fmt in formats
+            )
+        )
+        accepted = [
+            fmt for fmt, answer in zip(formats, answers, strict=True) if answer.status_code == 202
+        ]
+        refused = [answer for answer in answers if answer.status_code == 409]
+        assert len(accepted) + len(refused) == 12, [a.text for a in answers]
+        (winner,) = set(accepted)  # only the first request's format was accepted
+        assert all(a.json()["error"]["code"] == "conflict" for a in refused)
+        done = await poll(client, "/v1/jobs/dup-1", "status", {"succeeded", "failed"})
+    assert done["status"] == "succeeded", done
+    assert done["options"]["format"] == winner
+    assert done["attempts"] == 1
+    outputs = S3ObjectStore(api.settings).list_keys(api.settings.s3.output_bucket, "default/dup-1")
+    assert outputs == [f"default/dup-1.{winner}"]
+
+
 async def test_native_sync_answers_with_the_image_and_headers(api: RunningGateway) -> None:
     async with httpx.AsyncClient(base_url=api.url, headers=bearer(), timeout=120) as client:
         response = await client.post(
@@ -108,6 +139,26 @@ async def test_native_sync_answers_with_the_image_and_headers(api: RunningGatewa
             413,
             "image_too_large",
         ),
+        (
+            {"json": {"image_url": "https://no-such-host.invalid/x.jpg"}},
+            400,
+            "input_fetch_failed",  # a host that does not resolve is not a refused URL
+        ),
+        (
+            {"json": {"image_base64": CUP_BASE64, "webhook_url": "https://nope.invalid/h"}},
+            400,
+            "invalid_request",
+        ),
+        (
+            {"files": {"image": ("cup.jpg", CUP)}, "data": {"bgcolor": "red"}},
+            400,
+            "invalid_request",
+        ),
+        (
+            {"json": {"image": {"bucket": "cutstream-inputs", "key": "uploads/default/../x.jpg"}}},
+            400,
+            "invalid_request",
+        ),
     ],
 )
 async def test_native_errors(
@@ -117,6 +168,24 @@ async def test_native_errors(
         response = await client.post("/v1/jobs", **kwargs)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+
+
+async def test_oversized_form_bodies_are_too_large_not_a_parse_error(
+    api: RunningGateway,
+) -> None:
+    body = {"image": ("big.jpg", b"\xff\xd8\xff" + b"x" * (30 * 1024 * 1024))}
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer(), timeout=60) as client:
+        remove = await client.post("/v1/remove", files=body)
+        rembg = await client.post("/v2/rembg/", files=body)
+    assert (remove.status_code, remove.json()["error"]["code"]) == (400, "image_too_large")
+    assert (rembg.status_code, rembg.json()["error"]) == (400, "invalid_image")
+
+
+async def test_an_enormous_job_id_is_not_echoed_back(api: RunningGateway) -> None:
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
+        answer = await client.get("/v1/jobs/" + "a" * 60_000)
+    assert answer.status_code == 404
+    assert len(answer.content) < 400
 
 
 async def test_native_auth_and_unknown_jobs(api: RunningGateway) -> None:
@@ -186,7 +255,7 @@ async def test_object_references_cannot_cross_accounts_or_probe_the_store(
     assert climbing.json()["error"]["code"] == "invalid_request"
 
 
-async def test_cancel_before_start_and_conflict_after(
+async def test_estimates_count_what_waits_and_cancel_before_start(
     api: RunningGateway, stack_settings: Settings, tmp_path: Path
 ) -> None:
     # A gateway whose requests topic no worker reads: jobs stay accepted until canceled.
@@ -195,7 +264,12 @@ async def test_cancel_before_start_and_conflict_after(
     gateway = await start_gateway(idle, tmp_path)
     try:
         async with httpx.AsyncClient(base_url=gateway.url, headers=bearer()) as client:
+            for _ in range(3):
+                await client.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})
             job = (await client.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})).json()
+            # Four requests waiting (read back from the requests topic), then this one, at
+            # the assumed 2 s an image while no result has been seen: 10 s.
+            await poll(client, f"/v1/jobs/{job['id']}", "estimated_completion_s", {10.0})
             canceled = await client.delete(f"/v1/jobs/{job['id']}")
             assert canceled.status_code == 200, canceled.text
             assert canceled.json()["status"] == "canceled"

@@ -26,11 +26,11 @@ from streams.stack import ensure_topics
 from streams.storage import jobs
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
-from streams.worker.handling import completed_event
+from streams.worker.results import completed_event
 from tests.httpserver import Handler, Server, serve
 from tests.images import photo_jpeg
 from tests.integration.conftest import WorkerFactory, private_topics
-from tests.integration.kafka import produce_raw, read_topic
+from tests.integration.kafka import BIG, produce_raw, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -155,6 +155,37 @@ async def test_delivered_once_per_event_with_a_valid_signature(
     assert payload["data"]["request_id"] == "r-sig"
     async with httpx.AsyncClient() as client:  # the presigned output URL works
         assert (await client.get(payload["data"]["output_url"])).content == b"\x89PNG fake"
+
+
+async def test_records_larger_than_the_producer_limit_never_stop_the_notifier(
+    settings: Settings, start_worker: WorkerFactory, receiver: Receiver
+) -> None:
+    start_worker(settings, "notifier")
+    junk = b"j" * BIG
+    await produce_raw(settings, settings.topics.completed, [junk])
+    await produce_raw(settings, settings.topics.webhook_deliveries, [junk])
+    due_now = {"cutstream-attempt": b"1", "cutstream-not-before": b"0"}
+    await produce_raw(settings, settings.webhook_retry_topics[0], [junk], headers=due_now)
+    url = receiver.answers("/after", status(200))
+    await seed_completed(settings, "r-after", url)
+
+    async def delivered() -> bool:
+        return bool(receiver.hits("/after"))
+
+    await until(delivered)  # the plan, deliver and retry agents all moved past the junk
+    letters = await read_topic(
+        settings, settings.topics.webhook_dead_letter, until=lambda rs: len(rs) >= 3
+    )
+    assert {letter["source_topic"] for letter in letters} == {
+        settings.topics.completed,
+        settings.topics.webhook_deliveries,
+        settings.webhook_retry_topics[0],
+    }
+    for letter in letters:
+        assert letter["reason"] == "handler_error"
+        assert letter["original_truncated"] is True
+        assert letter["original_size_bytes"] == BIG
+        assert len(json.dumps(letter)) < settings.kafka.max_message_bytes
 
 
 async def test_fails_twice_then_succeeds_three_attempts_recorded(

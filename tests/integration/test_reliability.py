@@ -4,6 +4,8 @@ several workers — on the real embedded stack."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import signal
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +24,7 @@ from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 from tests.images import PHOTOS, photo
 from tests.integration.conftest import WorkerFactory, embedded_settings, private_topics
-from tests.integration.kafka import produce_raw, read_topic, wait_for_partitions
+from tests.integration.kafka import BIG, produce_raw, read_topic, wait_for_partitions
 from tests.integration.support import free_port
 
 pytestmark = pytest.mark.integration
@@ -95,6 +97,47 @@ async def test_poison_and_schema_violating_messages_go_to_the_dead_letter_topic(
     failed = await read_topic(settings, settings.topics.failed, until=lambda rs: len(rs) >= 1)
     assert failed[0]["request_id"] == "req-broken"
     assert failed[0]["payload"]["error"]["code"] == ErrorCode.INVALID_REQUEST
+
+
+async def test_records_larger_than_the_producer_limit_never_stop_the_worker(
+    settings: Settings, start_worker: WorkerFactory, tmp_path: Path
+) -> None:
+    worker = start_worker()
+    junk = b"\xff" + b"j" * BIG
+    long_trace = json.dumps(
+        {"request_id": "req-long", "trace_id": "t" * BIG, "payload": {"input": {"url": "x"}}}
+    ).encode()
+    await produce_raw(settings, settings.topics.requests, [junk, long_trace])
+    due_now = {"cutstream-attempt": b"1", "cutstream-not-before": b"0"}
+    await produce_raw(settings, settings.retry_topics[0], [junk], headers=due_now)
+    (good,) = small_photos(tmp_path / "in", 1)
+    (outcome,) = await submit_all(settings, [good], tmp_path / "out")
+    assert isinstance(outcome.event, ImageCompleted)  # nothing held the partitions back
+
+    letters = await read_topic(settings, settings.topics.dead_letter, until=lambda rs: len(rs) >= 3)
+    by_source = {letter["source_topic"]: letter for letter in letters}
+    assert {letter["reason"] for letter in letters} == {
+        "unparseable",
+        "invalid_request",
+        "handler_error",  # the retry tier could not forward it: too large to produce
+    }
+    forwarded = by_source[settings.retry_topics[0]]
+    assert "MessageSizeTooLarge" in forwarded["error"]["message"]
+    assert forwarded["source_headers"]["cutstream-attempt"] == "1"
+    for letter in letters:
+        assert letter["original_truncated"] is True
+        assert letter["original_size_bytes"] > BIG
+        assert len(json.dumps(letter)) < settings.kafka.max_message_bytes
+    assert hashlib.sha256(junk).hexdigest() in {letter["original_sha256"] for letter in letters}
+
+    # Everything was acked: a new worker in the group starts after it, re-reading nothing.
+    worker.stop(timeout=30)
+    start_worker()
+    (later,) = small_photos(tmp_path / "later", 1)
+    (outcome,) = await submit_all(settings, [later], tmp_path / "out2")
+    assert isinstance(outcome.event, ImageCompleted)
+    again = await read_topic(settings, settings.topics.dead_letter, until=lambda rs: len(rs) >= 3)
+    assert len(again) == 3
 
 
 async def test_two_workers_share_the_partitions_and_both_make_progress(

@@ -1,38 +1,24 @@
-"""The conditional-write gate enforces If-None-Match / If-Match in front of real rclone."""
+"""Conditional writes on the session's S3 endpoint: on the embedded stack, the gate in
+front of real rclone; on MinIO (testcontainers), MinIO itself."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from streams.config.settings import Settings
-from streams.stack.provision import tcp_probe, wait_until
-from streams.stack.servers import free_port, s3_gate
 from streams.storage.s3 import S3ObjectStore
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def gate(stack_settings: Settings) -> AsyncIterator[S3ObjectStore]:
-    """A running gate in front of the session's S3 server, and a client that signs for it."""
-    port = free_port()
-    process = s3_gate(stack_settings, dict(os.environ), port)
-    process.start()
-    try:
-        await wait_until(tcp_probe("127.0.0.1", port), what="gate", timeout=30, process=process)
-        via_gate = stack_settings.model_copy(
-            update={
-                "s3": stack_settings.s3.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
-            }
-        )
-        yield S3ObjectStore(via_gate)
-    finally:
-        process.stop(5)
+def gate(stack_settings: Settings) -> S3ObjectStore:
+    """A client of the session's S3 endpoint."""
+    return S3ObjectStore(stack_settings)
 
 
 async def put(store: S3ObjectStore, key: str, body: bytes, **headers: str) -> httpx.Response:
@@ -72,3 +58,23 @@ async def test_everything_else_passes_through(gate: S3ObjectStore) -> None:
     assert gate.get("cutstream-inputs", "gate/plain.bin") == b"\x00\x01payload"
     assert "gate/plain.bin" in gate.list_keys("cutstream-inputs", "gate/")
     assert gate.etag("cutstream-inputs", "gate/nothing-here") is None
+
+
+async def test_the_store_api_creates_once_and_swaps_by_version(gate: S3ObjectStore) -> None:
+    bucket, key = "cutstream-jobs", "gate/record.json"
+    gate.delete(bucket, key)
+    attempts = await asyncio.gather(
+        *(
+            asyncio.to_thread(gate.put_if_absent, bucket, key, b"%d" % i, "text/plain")
+            for i in range(8)
+        )
+    )
+    assert attempts.count(True) == 1  # of eight concurrent creates, exactly one wins
+    data, etag = gate.get_with_etag(bucket, key)
+    assert data == b"%d" % attempts.index(True)
+    assert gate.put_if_match(bucket, key, b"next", "text/plain", etag)
+    assert not gate.put_if_match(bucket, key, b"stale", "text/plain", etag)
+    assert gate.get(bucket, key) == b"next"
+    gate.delete(bucket, key)
+    assert not gate.exists(bucket, key)
+    assert not gate.put_if_match(bucket, key, b"x", "text/plain", etag)

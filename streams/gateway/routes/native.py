@@ -75,6 +75,11 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
+        unknown = sorted(set(form.keys()) - _FORM_FIELDS.keys())
+        if unknown:  # as JSON bodies do: a misspelt option must not be ignored silently
+            raise ApiError(
+                400, "invalid_request", f"unknown form field(s): {', '.join(unknown)[:200]}"
+            )
         upload = form.get("image")
         fields: dict[str, Any] = {
             key: form.getlist(key) if len(form.getlist(key)) > 1 else value
@@ -137,14 +142,16 @@ async def job_view(service: Gateway, record: JobRecord) -> JobView:
         finished_at=record.finished_at,
         duration_ms=record.duration_ms,
         attempts=record.attempts,
-        options=record.request.options,
+        options=record.request.options if record.request else None,
         output=output,
         error=ErrorView(code=str(record.error.code), message=record.error.message)
         if record.error and record.status is JobStatus.FAILED
         else None,
-        webhook_url=str(record.request.webhook_url) if record.request.webhook_url else None,
+        webhook_url=str(record.request.webhook_url)
+        if record.request and record.request.webhook_url
+        else None,
         webhook_deliveries=len(record.deliveries),
-        estimated_completion_s=round(await service.estimate_s(), 1) if pending else None,
+        estimated_completion_s=round(service.estimate_s(), 1) if pending else None,
     )
 
 

@@ -76,6 +76,7 @@ HOSTILE = [
     "https://017700000001/",
     "https://0177.0.0.1/",
     "https://127.1/",
+    "https://%31%32%37.0.0.1/",  # percent-encoded
     # IPv6 literals
     "https://[::1]/",
     "https://[::]/",
@@ -112,6 +113,20 @@ async def test_hostile_urls_are_refused(url: str) -> None:
         await resolve(url, STRICT, resolver)
     assert caught.value.code is ErrorCode.URL_NOT_ALLOWED
     assert not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://%31%32%37.0.0.1/", "percent-encoded host names are not allowed"),
+        ("https://[fe80::1%25eth0]/", "IPv6 addresses with a zone are not allowed"),
+    ],
+)
+async def test_percent_signs_in_the_host_are_named_for_what_they_are(
+    url: str, message: str
+) -> None:
+    with pytest.raises(UrlNotAllowedError, match=message):
+        await resolve(url, STRICT, system_resolver)
 
 
 def test_the_table_is_long_enough() -> None:

@@ -20,7 +20,7 @@ from streams.storage import jobs
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
 from streams.storage.s3 import S3ObjectStore
-from streams.worker.handling import completed_event, failed_event
+from streams.worker.results import completed_event, failed_event
 
 HOOKS = WebhookSettings(retry_delays_s=[5, 300, 1800], max_retry_after_s=600)
 

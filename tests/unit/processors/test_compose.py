@@ -16,7 +16,9 @@ from processors.compose import (
     subject_alpha,
     target_size,
 )
+from processors.exceptions import UnusableOptionsError
 from schemas.colors import RGBA
+from schemas.errors import ErrorCode
 from schemas.options import Margin, RemovalOptions, SizePreset
 
 W, H = 200, 160
@@ -95,6 +97,14 @@ def test_shadow_appears_at_the_requested_offset(offset: tuple[int, int]) -> None
     assert ys.min() >= expected.top
     assert ys.max() < expected.bottom
     assert (out[shadow_only][:, :3] == 0).all()  # shadow colour is black
+
+
+@pytest.mark.parametrize("offset", [(5000, 0), (0, -400), (-4000, 4000)])
+def test_a_shadow_moved_off_the_picture_is_an_error(offset: tuple[int, int]) -> None:
+    rgb, alpha = scene()
+    with pytest.raises(UnusableOptionsError, match="off the") as refused:
+        compose(rgb, alpha, options(shadow=True, shadow_offset=offset))
+    assert refused.value.code is ErrorCode.INVALID_REQUEST
 
 
 def test_shadow_strength_follows_its_alpha() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from processors.decode import AnimationPolicy, DecodeLimits, decode, sniff_format
-from processors.exceptions import ProcessorError
+from processors.decode import AnimationPolicy, DecodeLimits, decode, header, sniff_format
+from processors.exceptions import ProcessorError, ResolutionTooHighError
 from schemas.errors import ErrorCode
 from tests.images import photo, photo_jpeg, pixel
 from tests.malformed import animated, encoded, jpeg_with_orientation, png_bomb, rgb_icc_profile
@@ -176,3 +176,24 @@ def test_srgb_tagged_and_broken_profiles_leave_pixels_alone() -> None:
     for profile in (srgb, b"definitely not an ICC profile"):
         decoded = decode(encoded(source, "PNG", icc_profile=profile))
         assert decoded.rgb.getpixel((4, 4)) == (180, 60, 40)
+
+
+def test_the_header_alone_answers_size_and_limits() -> None:
+    picture = Image.new("1", (7000, 7000))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    data = buffer.getvalue()
+    assert len(data) < 20_000
+    found = header(data)
+    assert (found.format, found.width, found.height) == ("PNG", 7000, 7000)
+    assert found.decoded_bytes == 7000 * 7000 * 4
+    with pytest.raises(ResolutionTooHighError, match="10,000,000"):
+        header(data, DecodeLimits(max_pixels=10_000_000))
+
+
+def test_a_bomb_past_pillows_own_cap_quotes_the_configured_limit() -> None:
+    picture = Image.new("1", (8000, 8000))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    with pytest.raises(ResolutionTooHighError, match="20,000,000 pixels allowed"):
+        decode(buffer.getvalue(), DecodeLimits(max_pixels=20_000_000))

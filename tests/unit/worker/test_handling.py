@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ from streams.net.urlguard import UrlPolicy
 from streams.storage.access import ReadAccess
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
+from streams.worker.budget import MemoryBudget
 from streams.worker.handling import Inbound, Processor, RetryPolicy
 from tests.httpserver import serve
 from tests.images import alpha_of, photo, photo_jpeg
@@ -69,6 +72,8 @@ def make_processor(
         retry=RetryPolicy((0.5, 1.0)),
         executor=executor,
         worker="test:1",
+        max_message_bytes=1_048_576,
+        budget=MemoryBudget(256 * 1024 * 1024),
     )
 
 
@@ -184,17 +189,73 @@ async def test_schema_violation_with_an_id_is_dead_lettered_and_failed(
     remover: Remover, executor: ThreadPoolExecutor
 ) -> None:
     raw = json.dumps(
-        {"request_id": "req-x", "account": "acme", "payload": {"input": {"bucket": "inputs"}}}
+        {
+            "request_id": "req-x",
+            "account": "acme",
+            "trace_id": "trace-7",
+            "payload": {"input": {"bucket": "inputs"}},
+        }
     )
-    delivery = await make_processor(make_store(), remover, executor).handle(
-        Inbound(raw.encode(), "requests", 0, 7)
+    store = make_store()
+    processor = make_processor(store, remover, executor)
+    delivery = await processor.handle(
+        Inbound(raw.encode(), "requests", 0, 7, key=b"req-x", headers={"origin": b"kcat"})
     )
-    assert delivery.dead_letter is not None
-    assert delivery.dead_letter.reason == "invalid_request"
-    assert "payload.input" in delivery.dead_letter.error.message
-    assert delivery.dead_letter.source_offset == 7
+    letter = delivery.dead_letter
+    assert letter is not None
+    assert letter.reason == "invalid_request"
+    assert "payload.input" in letter.error.message
+    assert (letter.source_offset, letter.source_key, letter.trace_id) == (7, "req-x", "trace-7")
+    assert letter.source_headers == {"origin": "kcat"}
     assert delivery.failed is not None
-    assert (delivery.failed.request_id, delivery.failed.account) == ("req-x", "acme")
+    failed = delivery.failed
+    assert (failed.request_id, failed.account, failed.trace_id) == ("req-x", "acme", "trace-7")
+    record = await JobStore(store, "jobs").get("acme", "req-x")
+    assert record is not None
+    assert (record.status, record.request, record.error) == (
+        JobStatus.FAILED,
+        None,
+        failed.payload.error,
+    )
+    assert record.result_event_id == failed.event_id
+
+    # The id is taken now: a second invalid record under it only becomes a dead letter.
+    again = await processor.handle(Inbound(raw.encode(), "requests", 0, 8))
+    assert (again.failed, again.dead_letter is not None) == (None, True)
+
+
+async def test_a_newer_schema_major_is_dead_lettered_not_read_as_this_one(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    future = message(schema_version=1).value.replace(b'"schema_version":1', b'"schema_version":2')
+    delivery = await make_processor(store, remover, executor).handle(
+        Inbound(future, "requests", 0, 3)
+    )
+    assert delivery.completed is None
+    assert delivery.dead_letter is not None
+    assert delivery.dead_letter.reason == "unsupported_version"
+    assert delivery.failed is not None
+    assert "schema_version 2" in delivery.failed.payload.error.message
+    assert not store.exists("outputs", "acme/req-1.png")
+
+
+async def test_a_record_larger_than_the_producer_limit_becomes_a_small_dead_letter(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    huge = b'{"request_id": "req-big", "trace_id": "' + b"x" * 1_500_000 + b'"}'
+    delivery = await make_processor(make_store(), remover, executor).handle(
+        Inbound(huge, "requests", 0, 1)
+    )
+    letter = delivery.dead_letter
+    assert letter is not None
+    assert len(letter.model_dump_json()) < 1_048_576 // 4
+    assert letter.original_truncated
+    assert letter.original_size_bytes == len(huge)
+    assert letter.original_sha256 == hashlib.sha256(huge).hexdigest()
+    assert huge.decode().startswith(letter.original)
+    assert letter.trace_id is None  # a 1.5 MB trace id is not one
 
 
 @pytest.mark.parametrize(
@@ -267,3 +328,48 @@ async def test_references_outside_the_accounts_prefixes_fail_as_not_found(
     assert own.completed is not None
     assert granted.failed is not None  # its own output prefix, but nothing there yet
     assert granted.failed.payload.error.code is ErrorCode.INPUT_NOT_FOUND
+
+
+class CountingStore(MemoryObjectStore):
+    """The in-memory store, counting the outputs written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs_written = 0
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self.outputs_written += bucket == "outputs"
+        super().put(bucket, key, data, content_type)
+
+
+async def test_copies_of_one_request_are_computed_once_and_answered_identically(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = CountingStore()
+    make_store(store)
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    copies = await asyncio.gather(*(processor.handle(message()) for _ in range(3)))
+    assert store.outputs_written == 1
+    events = {delivery.completed.model_dump_json() for delivery in copies if delivery.completed}
+    assert len(events) == 1  # byte-identical completions, one event id
+
+
+async def test_a_different_request_under_a_taken_id_is_dead_lettered_and_changes_nothing(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    first = await processor.handle(message())
+    jobs_store = JobStore(store, "jobs")
+    before = await jobs_store.get("acme", "req-1")
+    webp = {"input": {"bucket": "inputs", "key": "cat.jpg"}, "options": {"format": "webp"}}
+    second = await processor.handle(message(webp))
+    assert first.completed is not None
+    assert (second.completed, second.failed, second.retry) == (None, None, None)
+    assert second.dead_letter is not None
+    assert second.dead_letter.reason == "conflicting_duplicate"
+    assert second.dead_letter.error.code is ErrorCode.CONFLICT
+    assert await jobs_store.get("acme", "req-1") == before
+    assert store.list_keys("outputs", "acme/") == ["acme/req-1.png"]

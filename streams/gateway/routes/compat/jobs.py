@@ -55,7 +55,7 @@ async def submit_job(
     return JobAccepted(
         job_id=record.request_id,
         created_at=record.created_at,
-        estimated_completion_time=estimate_range(await service.estimate_s()),
+        estimated_completion_time=estimate_range(service.estimate_s()),
     )
 
 
@@ -78,5 +78,5 @@ async def job_status(job_id: str, account: Account, service: Service) -> JobStat
         error_message=record.error.message
         if record.error and record.status is JobStatus.FAILED
         else None,
-        estimated_completion_time=estimate_range(await service.estimate_s()) if pending else None,
+        estimated_completion_time=estimate_range(service.estimate_s()) if pending else None,
     )

@@ -1,0 +1,51 @@
+"""The result event a finished job record stands for — the same bytes every time it is
+(re)published: the record fixes the event id, the time and every field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.events import (
+    ImageCompleted,
+    ImageError,
+    ImageFailed,
+    ImageResult,
+    result_event_id,
+)
+from schemas.jobs import JobRecord
+
+
+def _result_envelope(record: JobRecord, kind: str) -> dict[str, Any]:
+    """The envelope of the result a finished record stands for: the same event id and
+    time every time it is (re)published."""
+    if record.finished_at is None:
+        raise ValueError(f"record {record.request_id} has not finished")
+    return {
+        "event_id": record.result_event_id
+        or result_event_id(record.account, record.request_id, kind),
+        "request_id": record.request_id,
+        "account": record.account,
+        "trace_id": record.trace_id,
+        "created_at": record.finished_at,
+    }
+
+
+def completed_event(record: JobRecord) -> ImageCompleted:
+    """The completed event a succeeded record stands for."""
+    if record.output is None:
+        raise ValueError(f"record {record.request_id} has not succeeded")
+    result = ImageResult(
+        output=record.output,
+        processing_ms=record.duration_ms or 0.0,
+        attempts=max(record.attempts, 1),
+        worker=record.worker or "",
+    )
+    return ImageCompleted(**_result_envelope(record, "completed"), payload=result)
+
+
+def failed_event(record: JobRecord) -> ImageFailed:
+    """The failed event a failed record stands for."""
+    if record.error is None:
+        raise ValueError(f"record {record.request_id} has not failed")
+    error = ImageError(error=record.error, attempts=record.attempts)
+    return ImageFailed(**_result_envelope(record, "failed"), payload=error)
