@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory profile quality
+.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,7 +33,12 @@ models: $(SYNCED) ## Download and verify the models in MODELS (default: u2netp)
 run: models ## Run the whole service on the embedded stack (cutstream up)
 	$(BIN)/cutstream up
 
-test: models ## Run the whole test suite (unit + integration on the real embedded stack)
+kcat: ## Debian's kcat, for the test that walks through producing from other languages
+	@command -v kcat >/dev/null || apt-get install -y -q kcat >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null) \
+		|| echo "warning: could not install kcat (apt-get install kcat); its test will fail"
+
+test: models kcat ## Run the whole test suite (unit + integration on the real embedded stack)
 	$(BIN)/pytest
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, import contracts (layers)

@@ -114,6 +114,12 @@ class Gate:
                 reply_headers = {
                     k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
                 }
+                if request.method == "HEAD":
+                    # A HEAD answer has no body but tells the object's size.
+                    length = upstream.headers.get("Content-Length")
+                    if length is not None:
+                        reply_headers["Content-Length"] = length
+                    return web.Response(status=upstream.status, headers=reply_headers)
                 return web.Response(status=upstream.status, body=payload, headers=reply_headers)
         except (ClientError, TimeoutError) as exc:
             log.warning("upstream %s: %s", self.upstream, exc)

@@ -78,3 +78,14 @@ async def test_the_store_api_creates_once_and_swaps_by_version(gate: S3ObjectSto
     gate.delete(bucket, key)
     assert not gate.exists(bucket, key)
     assert not gate.put_if_match(bucket, key, b"x", "text/plain", etag)
+
+
+async def test_head_answers_tell_the_objects_size(gate: S3ObjectStore) -> None:
+    gate.put("cutstream-inputs", "gate/sized.bin", b"x" * 1234, "application/octet-stream")
+    url = gate.client.get_presigned_url(
+        "HEAD", "cutstream-inputs", "gate/sized.bin", expires=timedelta(minutes=5)
+    )
+    async with httpx.AsyncClient() as client:
+        answer = await client.head(url)
+    assert answer.status_code == 200
+    assert answer.headers["content-length"] == "1234"
