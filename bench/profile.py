@@ -30,7 +30,7 @@ from streams.imaging.build import build_remover
 ROOT = Path(__file__).resolve().parents[1]
 
 STAGES = (  # (marker in a py-spy stack, stage) — first match wins, most specific first
-    ("Remover.infer", "model (ONNX Runtime run)"),
+    ("Remover.infer", "model run"),
     ("preprocess (processors/segmenters", "model input (resize, normalise)"),
     ("postprocess (processors/segmenters", "mask to full size"),
     ("(processors/decode.py", "decode"),
@@ -63,7 +63,7 @@ def timed_stages(model: str, fmt: str) -> list[tuple[str, float]]:
         tensor = segmenter.preprocess(decoded.rgb)
         lap("model input (resize, normalise)")
         output = segmenter.run(tensor)
-        lap("model (ONNX Runtime run)")
+        lap("model run")
         mask = segmenter.postprocess(output, decoded.size)
         lap("mask to full size")
         alpha = subject_alpha(mask, decoded.alpha)
@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     stages = timed_stages(args.model, args.format)
     total = sum(seconds for _, seconds in stages)
-    model = dict(stages)["model (ONNX Runtime run)"]
+    model = dict(stages)["model run"]
     cores = os.cpu_count() or 1
     ceiling = cores / (cores * model + (total - model))
     lines = [

@@ -39,6 +39,12 @@ class UnusableOptionsError(ProcessorError):
     code = ErrorCode.INVALID_REQUEST
 
 
+class RuntimeUnavailableError(ProcessorError):
+    """The configured inference runtime or precision cannot run here."""
+
+    code = ErrorCode.MODEL_NOT_INSTALLED
+
+
 class UnknownModelError(ProcessorError):
     """The model name is not in the registry."""
 

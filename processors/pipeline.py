@@ -24,7 +24,7 @@ from processors.compose import (
 from processors.decode import Decoded, DecodeLimits, Header, decode, header
 from processors.encode import encode
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
-from processors.segmenters.base import Tensor
+from processors.segmenters.engines import Tensor
 from schemas.options import RemovalOptions
 
 

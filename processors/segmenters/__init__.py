@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from processors.exceptions import ModelChecksumError, ModelNotInstalledError, UnknownModelError
-from processors.segmenters.base import RuntimeOptions, Segmenter, create_session
+from processors.segmenters.base import Segmenter
 from processors.segmenters.birefnet import BiRefNetSegmenter
 from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, WheelSource
+from processors.segmenters.engines import Machine, RuntimeOptions, open_engine, plan
 from processors.segmenters.isnet import ISNetSegmenter
 from processors.segmenters.modnet import MODNetSegmenter
 from processors.segmenters.u2net import U2NetSegmenter
@@ -90,17 +91,20 @@ class ModelRegistry:
                 raise ModelChecksumError(
                     f"{path} has sha256 {actual}, expected {spec.sha256}; {fix}"
                 )
-        return family_class(spec.family)(create_session(path, runtime))
+        family = family_class(spec.family)
+        return family(open_engine(path, runtime, family.example_input))
 
 
 __all__ = [
     "FAMILIES",
     "KNOWN_MODELS",
+    "Machine",
     "ModelRegistry",
     "ModelSpec",
     "RuntimeOptions",
     "Segmenter",
     "WheelSource",
     "family_class",
+    "plan",
     "sha256_file",
 ]

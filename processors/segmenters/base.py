@@ -1,78 +1,42 @@
-"""The segmenter interface and the ONNX Runtime plumbing every family shares."""
+"""The segmenter interface and what every family shares; engines are in engines.py."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 from PIL import Image
 
-Tensor = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How ONNX Runtime sessions are built.
-
-    ``providers`` is tried in order; providers this onnxruntime build lacks are skipped,
-    and CPU is always appended last so a session can always be created.
-    ``0`` threads means ONNX Runtime's own default (one per physical core). ``spin`` lets
-    idle intra-op threads busy-wait (lower latency for back-to-back runs, but it burns
-    the CPU that other pipeline stages need).
-    """
-
-    providers: Sequence[str] = field(default=("CUDAExecutionProvider", "CPUExecutionProvider"))
-    intra_op_threads: int = 0
-    inter_op_threads: int = 0
-    spin: bool = True
-
-    def available_providers(self) -> list[str]:
-        """The configured providers this onnxruntime build has, CPU last."""
-        installed = set(ort.get_available_providers())
-        chosen = [p for p in self.providers if p in installed and p != "CPUExecutionProvider"]
-        return [*chosen, "CPUExecutionProvider"]
-
-
-def create_session(path: Path, runtime: RuntimeOptions) -> ort.InferenceSession:
-    """Open an ONNX model with the configured providers and thread counts."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = runtime.intra_op_threads
-    options.inter_op_num_threads = runtime.inter_op_threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if not runtime.spin:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(
-        str(path), sess_options=options, providers=runtime.available_providers()
-    )
+from processors.segmenters.engines import Engine, Tensor
 
 
 class Segmenter(ABC):
     """Predicts a foreground mask for an RGB image.
 
-    An instance wraps one loaded ONNX session; it is built once per process and model by
-    :meth:`processors.segmenters.ModelRegistry.load` (loading is the slow part). Per image,
-    the pipeline calls :meth:`preprocess` (any thread), :meth:`run` (the inference slot)
-    and :meth:`postprocess` (any thread), so the cheap steps overlap with inference.
-    ONNX Runtime sessions are thread-safe.
+    An instance wraps one loaded model (an :class:`Engine`); it is built once per process
+    and model by :meth:`processors.segmenters.ModelRegistry.load` (loading is the slow
+    part). Per image, the pipeline calls :meth:`preprocess` (any thread), :meth:`run` (the
+    inference slot) and :meth:`postprocess` (any thread), so the cheap steps overlap with
+    inference. Engines are thread-safe.
     """
 
     family: ClassVar[str]
     """Registry key of the model family this class implements."""
 
-    def __init__(self, session: ort.InferenceSession) -> None:
-        self.session = session
-        self.input_name: str = session.get_inputs()[0].name
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @property
-    def providers(self) -> list[str]:
-        """Execution providers the session actually runs on, in priority order."""
-        return list(self.session.get_providers())
+    def runtime(self) -> str:
+        """What runs the model, e.g. ``openvino CPU f32``."""
+        return self.engine.describe()
+
+    @classmethod
+    @abstractmethod
+    def example_input(cls) -> Tensor:
+        """An input tensor of a typical size (engines are timed on it at load)."""
 
     @abstractmethod
     def preprocess(self, image: Image.Image) -> Tensor:
@@ -80,8 +44,7 @@ class Segmenter(ABC):
 
     def run(self, tensor: Tensor) -> Tensor:
         """Run the model; returns its first output."""
-        (output, *_) = self.session.run(None, {self.input_name: tensor})
-        return np.asarray(output, dtype=np.float32)
+        return self.engine.run(tensor)
 
     @abstractmethod
     def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
@@ -108,6 +71,10 @@ class SaliencySegmenter(Segmenter):
     mean: ClassVar[tuple[float, float, float]]
     std: ClassVar[tuple[float, float, float]]
     logits: ClassVar[bool] = False
+
+    @classmethod
+    def example_input(cls) -> Tensor:
+        return np.zeros((1, 3, cls.input_size[1], cls.input_size[0]), dtype=np.float32)
 
     def preprocess(self, image: Image.Image) -> Tensor:
         small = image.resize(self.input_size, Image.Resampling.LANCZOS, reducing_gap=2.0)

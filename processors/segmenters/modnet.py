@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from processors.segmenters.base import Segmenter, Tensor, to_mask
+from processors.segmenters.base import Segmenter, to_mask
+from processors.segmenters.engines import Tensor
 
 REFERENCE_SIZE = 512
 
@@ -25,6 +26,10 @@ def modnet_input_size(width: int, height: int, reference: int = REFERENCE_SIZE) 
 
 class MODNetSegmenter(Segmenter):
     family = "modnet"
+
+    @classmethod
+    def example_input(cls) -> Tensor:
+        return np.zeros((1, 3, REFERENCE_SIZE, REFERENCE_SIZE), dtype=np.float32)
 
     def preprocess(self, image: Image.Image) -> Tensor:
         size = modnet_input_size(*image.size)

@@ -58,12 +58,19 @@ def models_list() -> None:
     """Show the known models and which are installed."""
     from rich.table import Table
 
-    from streams.imaging.build import build_registry
+    from processors.segmenters import Machine, plan
+    from streams.imaging.build import build_registry, runtime_options
     from streams.imaging.modelpull import is_installed
 
     settings = load_settings()
     registry = build_registry(settings)
-    table = Table(title=f"models in {settings.models.dir}")
+    runtime = runtime_options(settings.models)
+    chosen = plan(runtime, Machine.detect(runtime))
+    precisions = " or ".join(chosen.precisions)
+    table = Table(
+        title=f"models in {settings.models.dir}",
+        caption=f"runtime here: {chosen.engine} {precisions} ({chosen.why})",
+    )
     for column in ("name", "family", "size", "installed", "description"):
         table.add_column(column)
     for spec in registry.specs.values():

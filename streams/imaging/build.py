@@ -22,6 +22,8 @@ def custom_spec(name: str, model: CustomModel) -> ModelSpec:
 def runtime_options(models: ModelSettings) -> RuntimeOptions:
     """The ONNX Runtime options the ``models`` settings describe."""
     return RuntimeOptions(
+        engine=models.runtime,
+        precision=models.precision,
         providers=models.providers,
         intra_op_threads=models.intra_op_threads,
         inter_op_threads=models.inter_op_threads,

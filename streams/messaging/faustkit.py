@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -62,10 +63,16 @@ def raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, key_type=bytes, value_type=bytes)
 
 
-def register_web(app: faust.App, started: float, max_unacked_age_s: float) -> None:
+def register_web(
+    app: faust.App,
+    started: float,
+    max_unacked_age_s: float,
+    details: Mapping[str, str] | None = None,
+) -> None:
     """``/healthz`` and ``/metrics``. Health answers 503 ``stalled`` while a record has
     waited unacknowledged longer than ``max_unacked_age_s`` (a handler stuck, Kafka or the
-    store unreachable for that long)."""
+    store unreachable for that long); ``details`` are shown as they are (e.g. the model
+    and what runs it)."""
 
     @app.page("/healthz")
     async def health(web: Any, request: Any) -> Any:
@@ -82,6 +89,7 @@ def register_web(app: faust.App, started: float, max_unacked_age_s: float) -> No
                 "assigned_partitions": assignment,
                 "in_flight": metrics.gauge_value(metrics.IN_FLIGHT),
                 "oldest_unacked_s": round(oldest, 1),
+                **(details or {}),
             },
             status=503 if stalled else 200,
         )

@@ -71,7 +71,7 @@ def build_worker_app(settings: Settings) -> faust.App:
     return_freed_pictures()
     remover = build_remover(settings)
     # Load the default model now: a missing model fails the worker at start, loudly.
-    remover.segmenter()
+    segmenter = remover.segmenter()
     store = S3ObjectStore(settings)
     processor = Processor(
         store=store,
@@ -105,7 +105,8 @@ def build_worker_app(settings: Settings) -> faust.App:
         dead_lettering(topics.dead_letter, settings),
     )
     if settings.worker.web_port > 0:
-        register_web(app, time.time(), settings.runtime.max_unacked_age_s)
+        details = {"model": settings.models.default, "runtime": segmenter.runtime}
+        register_web(app, time.time(), settings.runtime.max_unacked_age_s, details)
     return app
 
 
