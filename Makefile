@@ -65,7 +65,7 @@ bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net,
 profile: models ## Time per pipeline stage (where the time goes), into docs/benchmarks.md
 	$(BIN)/python -m bench.profile
 
-quality: $(SYNCED) ## MAE / max F / IoU of each model on ../shared/eval/sod-dev
+quality: $(SYNCED) ## MAE / max F / IoU / speed of each model and quality mode on ../shared/eval/sod-dev
 	$(BIN)/cutstream models pull u2netp u2net
 	$(BIN)/python -m bench.quality
 
@@ -84,4 +84,4 @@ bench-memory: models ## Worker RSS under a batch of tiny PNGs that decode to 49 
 	$(BIN)/python -m bench.memory
 
 bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
-	$(BIN)/python -m bench.e2e --local-rate 3.17
+	$(BIN)/python -m bench.e2e

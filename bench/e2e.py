@@ -9,8 +9,9 @@ processes, for the ~1600 px benchmark set (bench/dataset.py), u2netp → PNG:
   publish → completed event, as a producer sees it (p50, p95);
 - *peak RSS* of each worker process (VmHWM).
 
-The ratio to the local ``cutstream remove`` rate (bench/throughput.py, same machine) is
-the overhead of the stream path.
+The local ``cutstream remove`` rate on the same images (3 threads, the runtime ``auto``
+picks) is measured first, in the same run, and the ratio to it is the overhead of the
+stream path.
 """
 
 from __future__ import annotations
@@ -30,14 +31,23 @@ from bench.dataset import photos
 from bench.report import machine, replace_section
 from schemas.events import ImageRequest, ImageRequested, S3Object
 from schemas.options import RemovalOptions
+from streams import local
 from streams.config.settings import Settings
+from streams.imaging.build import build_remover
 from streams.messaging.results import ResultWatcher
 from streams.messaging.submit import new_request_id
 from streams.stack import EmbeddedStack, ManagedProcess
 from streams.stack.servers import free_port
+from streams.storage.layout import upload_key
 from streams.storage.s3 import S3ObjectStore
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -113,7 +123,7 @@ async def run(workers: int, rounds: int) -> tuple[float, float, float, list[floa
             store = S3ObjectStore(settings)
             keys = []
             for path in photos():
-                key = f"bench/{path.name}"
+                key = upload_key("default", "bench", path.name)  # the account's own prefix
                 await asyncio.to_thread(
                     store.put, settings.s3.input_bucket, key, path.read_bytes(), "image/jpeg"
                 )
@@ -132,10 +142,20 @@ async def run(workers: int, rounds: int) -> tuple[float, float, float, list[floa
                 warm = [await harness.publish(keys[i % len(keys)]) for i in range(2 * workers)]
                 await harness.wait_for(warm)
                 await asyncio.sleep(12 if workers > 1 else 1)  # let every worker join
+                processes = {p.name: p.pid for p in [*stack.processes, *children] if p.pid}
+                before = {name: cpu_seconds(pid) for name, pid in processes.items()}
                 burst = [await harness.publish(key) for _ in range(rounds) for key in keys]
                 started = min(harness.sent[i] for i in burst)
                 await harness.wait_for(burst)
                 rate = len(burst) / (max(harness.done[i] for i in burst) - started)
+                cpu = {
+                    name: (cpu_seconds(pid) - before[name]) / len(burst)
+                    for name, pid in processes.items()
+                }
+                print(
+                    "CPU s per image: "
+                    + ", ".join(f"{name} {seconds:.3f}" for name, seconds in cpu.items())
+                )
                 paced, interval = [], 2 / rate  # half the saturated rate
                 for key in keys:
                     paced.append(await harness.publish(key))
@@ -151,21 +171,34 @@ async def run(workers: int, rounds: int) -> tuple[float, float, float, list[floa
     return rate, quantiles[9], quantiles[18], rss
 
 
+def local_rate(rounds: int) -> float:
+    """Images/s of ``cutstream remove``'s runner on the same images, median of ``rounds``."""
+    remover = build_remover(Settings())
+    paths = photos()
+    options = RemovalOptions()
+    times = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(rounds + 1):  # the first pass loads and warms the model
+            started = time.perf_counter()
+            tasks = local.plan(paths, Path(out), options)
+            for outcome in local.run(remover, tasks, options, threads=3):
+                if outcome.error is not None:
+                    raise outcome.error
+            times.append(time.perf_counter() - started)
+    return len(paths) / statistics.median(times[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the set per burst")
-    parser.add_argument(
-        "--local-rate",
-        type=float,
-        default=None,
-        help="local `cutstream remove` images/s for the ratio column",
-    )
     parser.add_argument("--write", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    local = local_rate(args.rounds)
+    print(f"local cutstream remove: {local:.2f} images/s")
     rows = []
     for workers in (1, 2):
         rate, p50, p95, rss = asyncio.run(run(workers, args.rounds))
-        ratio = f"{rate / args.local_rate:.0%}" if args.local_rate else "—"
+        ratio = f"{rate / local:.0%}"
         rss_text = ", ".join(f"{mb:.0f}" for mb in rss)
         print(
             f"{workers} worker(s): {rate:.2f} images/s ({ratio}), p50 {p50:.2f} s, "
@@ -174,8 +207,8 @@ def main() -> None:
         rows.append(f"| {workers} | {rate:.2f} | {ratio} | {p50:.2f} | {p95:.2f} | {rss_text} |")
     lines = [
         f"Machine: {machine()}. {len(photos())} JPEGs of ~1600 px × {args.rounds} per burst, "
-        "u2netp → PNG, embedded stack (durable broker) on the same 2 cores. "
-        "Command: `make bench-e2e`.",
+        "u2netp → PNG, embedded stack (durable broker) on the same 2 cores; local "
+        f"`cutstream remove` in the same run: {local:.2f} images/s. Command: `make bench-e2e`.",
         "",
         "| workers | images/s | of local remove | latency p50 (s) | latency p95 (s) "
         "| peak RSS per worker (MB) |",

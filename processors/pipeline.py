@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+from PIL import Image
+
 from processors.compose import (
     Box,
     compose,
@@ -25,7 +28,7 @@ from processors.decode import Decoded, DecodeLimits, Header, decode, header
 from processors.encode import encode
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
 from processors.segmenters.engines import Tensor
-from schemas.options import RemovalOptions
+from schemas.options import Quality, RemovalOptions
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,13 @@ class RemovalResult:
 
 @dataclass(frozen=True)
 class Prepared:
-    """An image decoded and turned into its model input, waiting for inference."""
+    """An image decoded and turned into its model input(s), waiting for inference: one,
+    or for ``quality=best`` the image and its mirror image."""
 
     decoded: Decoded
     options: RemovalOptions
     segmenter: Segmenter
-    tensor: Tensor
+    tensors: tuple[Tensor, ...]
 
 
 class Remover:
@@ -89,18 +93,32 @@ class Remover:
         errors (bad input, unknown or missing model)."""
         segmenter = self.segmenter(options.model)
         decoded = decode(data, self.limits)
-        return Prepared(decoded, options, segmenter, segmenter.preprocess(decoded.rgb))
+        tensor = segmenter.preprocess(decoded.rgb)
+        tensors = (tensor, _mirrored(tensor)) if options.quality is Quality.BEST else (tensor,)
+        return Prepared(decoded, options, segmenter, tensors)
 
     def infer(self, prepared: Prepared) -> Tensor:
-        """Run the model, holding an inference slot."""
+        """Run the model (on each input), holding an inference slot; a mirrored input's
+        output is mirrored back and the outputs averaged."""
         with self._inference:
-            return prepared.segmenter.run(prepared.tensor)
+            outputs = [prepared.segmenter.run(tensor) for tensor in prepared.tensors]
+        if len(outputs) == 1:
+            return outputs[0]
+        first, mirror = outputs
+        averaged: Tensor = (first + _mirrored(mirror)) / np.float32(2)
+        return averaged
 
     def finish(self, prepared: Prepared, output: Tensor) -> RemovalResult:
         """Mask → alpha → crop → resize → compose → encode. Consumes ``prepared`` (its
         decoded picture becomes the output's memory)."""
         decoded, options = prepared.decoded, prepared.options
-        alpha = subject_alpha(prepared.segmenter.postprocess(output, decoded.size), decoded.alpha)
+        resample = (
+            Image.Resampling.BILINEAR
+            if options.quality is Quality.FAST
+            else Image.Resampling.LANCZOS
+        )
+        mask = prepared.segmenter.postprocess(output, decoded.size, resample)
+        alpha = subject_alpha(mask, decoded.alpha, options.quality)
         subject = foreground_box(alpha)
         box = crop_box(subject, options.crop_margin, decoded.size) if options.crop else None
         box = box or Box(0, 0, *decoded.size)
@@ -121,3 +139,8 @@ class Remover:
         """Cut the subject of the image in ``data`` out of its background."""
         prepared = self.prepare(data, options)
         return self.finish(prepared, self.infer(prepared))
+
+
+def _mirrored(tensor: Tensor) -> Tensor:
+    """``tensor`` flipped left to right (its last axis)."""
+    return np.ascontiguousarray(tensor[..., ::-1])

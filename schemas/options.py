@@ -60,6 +60,18 @@ class Channels(StrEnum):
     """The mask alone, as a greyscale image."""
 
 
+class Quality(StrEnum):
+    """How much work goes into the mask (measured on sod-dev: docs/quality.md)."""
+
+    FAST = "fast"
+    """Bilinear resampling of the mask: a little cheaper, a little softer."""
+    BALANCED = "balanced"
+    """One model run, Lanczos resampling and the edge stretch (the default)."""
+    BEST = "best"
+    """Two model runs (the image and its mirror image, averaged) and a contrast curve:
+    about twice the model time, a tighter mask."""
+
+
 class SizePreset(StrEnum):
     PREVIEW = "preview"
     SMALL = "small"
@@ -153,6 +165,11 @@ class RemovalOptions(BaseModel):
         description="Segmentation model (see `cutstream models list`); unset: the "
         "worker's default.",
         examples=["u2netp", "u2net"],
+    )
+    quality: Quality = Field(
+        default=Quality.BALANCED,
+        description="fast, balanced or best: best runs the model twice (the image and its "
+        "mirror image) for a tighter mask, at about twice the model time.",
     )
     format: Annotated[OutputFormat, BeforeValidator(_normalise_format)] = Field(
         default=OutputFormat.PNG,

@@ -47,18 +47,28 @@ class Segmenter(ABC):
         return self.engine.run(tensor)
 
     @abstractmethod
-    def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
-        """The model's output → an 8-bit ("L") mask of ``size``: 255 is foreground."""
+    def postprocess(
+        self,
+        output: Tensor,
+        size: tuple[int, int],
+        resample: Image.Resampling = Image.Resampling.LANCZOS,
+    ) -> Image.Image:
+        """The model's output → an 8-bit ("L") mask of ``size`` (scaled with ``resample``):
+        255 is foreground."""
 
     def predict(self, image: Image.Image) -> Image.Image:
         """All three steps for one image."""
         return self.postprocess(self.run(self.preprocess(image)), image.size)
 
 
-def to_mask(values: npt.NDArray[np.float32], size: tuple[int, int]) -> Image.Image:
+def to_mask(
+    values: npt.NDArray[np.float32],
+    size: tuple[int, int],
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+) -> Image.Image:
     """A [0, 1] map at model resolution → an "L" mask resized to ``size``."""
     small = Image.fromarray(np.rint(np.clip(values, 0, 1) * 255).astype(np.uint8), mode="L")
-    return small.resize(size, Image.Resampling.LANCZOS)
+    return small.resize(size, resample)
 
 
 class SaliencySegmenter(Segmenter):
@@ -84,9 +94,14 @@ class SaliencySegmenter(Segmenter):
         array /= np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1)[np.newaxis])
 
-    def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
+    def postprocess(
+        self,
+        output: Tensor,
+        size: tuple[int, int],
+        resample: Image.Resampling = Image.Resampling.LANCZOS,
+    ) -> Image.Image:
         prediction = output[0, 0]
         if self.logits:
             prediction = 1.0 / (1.0 + np.exp(-prediction))
         low, high = float(prediction.min()), float(prediction.max())
-        return to_mask((prediction - low) / max(high - low, 1e-6), size)
+        return to_mask((prediction - low) / max(high - low, 1e-6), size, resample)

@@ -234,16 +234,20 @@ def open_engine(
     elif len(chosen.precisions) == 1:
         engine = OpenVinoEngine(path, runtime, chosen.precisions[0])
     else:
-        timed = {p: _timed(OpenVinoEngine(path, runtime, p), sample) for p in chosen.precisions}
-        precision = min(timed, key=lambda p: timed[p][1])
-        engine = timed[precision][0]
-        shown = ", ".join(f"{p} {1 / seconds:.2f}/s" for p, (_, seconds) in timed.items())
+        # One compiled model at a time (two at once raised a worker's peak by ~80 MB),
+        # then the winner compiled again: a second or two more at start.
+        timed = {
+            p: _seconds_per_run(OpenVinoEngine(path, runtime, p), sample) for p in chosen.precisions
+        }
+        precision = min(timed, key=lambda p: timed[p])
+        shown = ", ".join(f"{p} {1 / seconds:.2f}/s" for p, seconds in timed.items())
         log.info("%s: timed %s; keeping %s", path.name, shown, precision)
+        engine = OpenVinoEngine(path, runtime, precision)
     log.info("%s runs on %s (%s)", path.name, engine.describe(), chosen.why)
     return engine
 
 
-def _timed(engine: OpenVinoEngine, sample: Callable[[], Tensor]) -> tuple[Engine, float]:
+def _seconds_per_run(engine: OpenVinoEngine, sample: Callable[[], Tensor]) -> float:
     shape = engine.static_input_shape()
     tensor = np.zeros(shape, dtype=np.float32) if shape else sample()
     engine.run(tensor)  # the first run compiles and allocates
@@ -252,7 +256,7 @@ def _timed(engine: OpenVinoEngine, sample: Callable[[], Tensor]) -> tuple[Engine
         started = time.perf_counter()
         engine.run(tensor)
         seconds.append(time.perf_counter() - started)
-    return engine, float(np.median(seconds))
+    return float(np.median(seconds))
 
 
 _CORE: list[openvino.Core] = []

@@ -37,5 +37,10 @@ class MODNetSegmenter(Segmenter):
         array = np.asarray(small, dtype=np.float32) / 127.5 - 1.0
         return np.ascontiguousarray(array.transpose(2, 0, 1)[np.newaxis])
 
-    def postprocess(self, output: Tensor, size: tuple[int, int]) -> Image.Image:
-        return to_mask(output[0, 0], size)
+    def postprocess(
+        self,
+        output: Tensor,
+        size: tuple[int, int],
+        resample: Image.Resampling = Image.Resampling.LANCZOS,
+    ) -> Image.Image:
+        return to_mask(output[0, 0], size, resample)
