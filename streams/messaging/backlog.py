@@ -11,7 +11,6 @@ that never gets a result (canceled, dead-lettered) is forgotten after ``ttl_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -20,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.events import ResultEvent
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_reader
+from streams.messaging.kafka import new_reader, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,7 @@ class Backlog:
         self._task = asyncio.create_task(self._run(), name="backlog")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         await self.reader.stop()
 
     def answered(self, result: ResultEvent) -> None:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.config.settings import Settings
@@ -20,12 +23,24 @@ def new_producer(settings: Settings, role: str) -> AIOKafkaProducer:
     )
 
 
-def new_reader(settings: Settings, role: str) -> AIOKafkaConsumer:
+def new_reader(
+    settings: Settings, role: str, fetch_max_wait_ms: int | None = None
+) -> AIOKafkaConsumer:
     """A consumer outside any group that commits nothing: it reads what it is assigned
-    (results, offsets), from where it is told."""
+    (results, offsets), from where it is told; its fetches wait at most
+    ``fetch_max_wait_ms`` (default ``kafka.fetch_max_wait_ms``)."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.kafka.client_id}-{role}",
         enable_auto_commit=False,
         group_id=None,
+        fetch_max_wait_ms=fetch_max_wait_ms or settings.kafka.fetch_max_wait_ms,
     )
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a reader's background task (if started) and wait until it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

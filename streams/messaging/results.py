@@ -8,7 +8,6 @@ the request waiting for it (the gateway's synchronous routes: request/reply over
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 
 from schemas.events import RESULT_EVENTS, ResultEvent
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_reader
+from streams.messaging.kafka import new_reader, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,7 @@ class ResultDispatcher:
         self._task = asyncio.create_task(self._run(), name="result-dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         await self.watcher.stop()
 
     @asynccontextmanager
