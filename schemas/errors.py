@@ -44,6 +44,16 @@ class ErrorCode(StrEnum):
     """The job is not in a state that allows the change asked for: HTTP answers only."""
     UNAVAILABLE = "unavailable"
     """The request could not be queued right now (Kafka did not take it); nothing was."""
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    """The account's credits do not cover the request's price: HTTP 402."""
+    SUBSCRIPTION_EXPIRED = "subscription_expired"
+    """The account's subscription has ended: HTTP 402."""
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    """The plan's per-minute limit is reached: HTTP 429 with Retry-After."""
+    QUOTA_EXCEEDED = "quota_exceeded"
+    """The plan's daily or monthly quota is spent: HTTP 429 with Retry-After."""
+    ACCOUNT_SUSPENDED = "account_suspended"
+    """The account is suspended (or unknown to the ledger): HTTP 403 on every route."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 
@@ -65,8 +75,9 @@ FAILURE_CODES = frozenset(
     }
 )
 """The codes a request can fail with: in ``image.failed`` events, job records and native
-webhooks. (``timeout``, ``not_found``, ``conflict`` and ``unavailable`` are answers of the
-HTTP API and the client; ``webhook_failed`` and ``conflict`` also appear in dead letters.)"""
+webhooks. (``timeout``, ``not_found``, ``conflict``, ``unavailable`` and the metering codes
+are answers of the HTTP API and the client; ``webhook_failed`` and ``conflict`` also appear
+in dead letters.)"""
 
 DEAD_LETTER_CODES = FAILURE_CODES | {ErrorCode.WEBHOOK_FAILED, ErrorCode.CONFLICT}
 """The codes a dead letter's error can carry."""

@@ -156,6 +156,13 @@ class ImageRequest(_Model):
         "(the jobs shape: jobId, status, outputUrl…) or artworks (the artworks shape's "
         "artwork object).",
     )
+    credits: int = Field(
+        default=0,
+        ge=0,
+        description="Credits the ledger holds for this request (gateway requests on plans "
+        "that draw credits): charged when it completes, refunded when it fails. Requests "
+        "published straight to Kafka are not metered and hold none.",
+    )
 
     def same_work_as(self, other: ImageRequest) -> bool:
         """Whether ``other`` asks for the same output: the same input and options (where
@@ -189,6 +196,9 @@ class ImageResult(_Model):
     processing_ms: float = Field(ge=0, description="Wall time of the successful attempt.")
     attempts: int = Field(ge=1, description="Processing attempts it took.")
     worker: str = Field(default="", description="Which worker produced it (host:pid).")
+    credits_charged: int = Field(
+        default=0, ge=0, description="Credits this image cost (its request's `credits`)."
+    )
 
 
 def _only(codes: frozenset[ErrorCode]) -> Callable[[ErrorCode], ErrorCode]:
@@ -238,6 +248,9 @@ class ImageError(_Model):
 
     error: ErrorInfo
     attempts: int = Field(ge=0, description="Processing attempts made (0: refused unread).")
+    credits_refunded: int = Field(
+        default=0, ge=0, description="Credits given back (its request's `credits`)."
+    )
 
 
 class Envelope(_Model):

@@ -2,8 +2,8 @@
 
 ``python -m schemas.export`` (or ``make docs``) rewrites ``schemas/json/``; a test fails
 when the checked-in files differ from the models. Requests are exported in validation
-mode (what a producer may send); results, dead letters and job records in serialisation
-mode (what a consumer receives).
+mode (what a producer may send); results, dead letters, job records and usage events in
+serialisation mode (what a consumer receives).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from schemas.events import DeadLetter, ImageCompleted, ImageFailed, ImageRequested
 from schemas.jobs import JobRecord
+from schemas.ledger import UsageEvent
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -25,6 +26,7 @@ EXPORTS: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]
     "image.failed": (ImageFailed, "serialization"),
     "dead_letter": (DeadLetter, "serialization"),
     "job_record": (JobRecord, "serialization"),
+    "usage": (UsageEvent, "serialization"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from schemas.events import (
     SCHEMA_VERSION,
@@ -85,3 +85,13 @@ class JobRecord(BaseModel):
     deliveries: list[DeliveryAttempt] = Field(
         default_factory=list, description="Webhook delivery attempts, oldest first."
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Credits the request cost: its held credits once it succeeded; a failed "
+        "or canceled request costs nothing."
+    )
+    @property
+    def credits_charged(self) -> int:
+        if self.status is JobStatus.SUCCEEDED and self.request is not None:
+            return self.request.credits
+        return 0

@@ -55,3 +55,11 @@ class RequestIdTakenError(StreamsError):
 
 class ModelPullError(StreamsError):
     """A model could not be fetched, or what was fetched failed verification."""
+
+
+class LedgerUnavailableError(StreamsError):
+    """The ledger did not answer in time (``metering.reply_timeout_s``); nothing was
+    admitted on this answer. Try again later."""
+
+    code = ErrorCode.UNAVAILABLE
+    retryable = True

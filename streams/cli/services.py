@@ -1,5 +1,5 @@
 """Running the service: ``up``, ``stack``, ``provision``, ``worker``, ``notifier``,
-``gateway``."""
+``ledger``, ``gateway``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from streams.stack import Endpoint
 
 
-def _print_endpoints(endpoints: list[Endpoint], workers: int, gateway_url: str) -> None:
+def _print_endpoints(
+    endpoints: list[Endpoint], workers: int, gateway_url: str, metering: bool
+) -> None:
     from rich.table import Table
 
     out = console(stderr=False)
@@ -34,6 +36,8 @@ def _print_endpoints(endpoints: list[Endpoint], workers: int, gateway_url: str) 
     if workers:
         table.add_row("processor", f"{workers} worker(s)", "this process", "this terminal")
         table.add_row("notifier", "webhooks", "this process", "this terminal")
+        if metering:
+            table.add_row("ledger", "accounts and credits", "this process", "this terminal")
         table.add_row("gateway", gateway_url, "this process", "this terminal")
     out.print(table)
     out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
@@ -52,7 +56,7 @@ def _run_services(workers: int) -> None:
         run_services(
             settings,
             workers=workers,
-            on_ready=lambda e: _print_endpoints(e, workers, gateway_url),
+            on_ready=lambda e: _print_endpoints(e, workers, gateway_url, settings.metering.enabled),
         )
     )
     sys.exit(code)
@@ -77,8 +81,8 @@ def stack() -> None:
     help="Processor worker processes to run.",
 )
 def up(workers: int) -> None:
-    """Run the whole service in the foreground: the stack, the processor workers and the
-    webhook notifier."""
+    """Run the whole service in the foreground: the stack, the processor workers, the
+    webhook notifier, the ledger (unless metering is off) and the gateway."""
     _run_services(workers=workers)
 
 
@@ -111,6 +115,14 @@ def notifier() -> None:
     from streams.notifier.app import run_notifier
 
     run_notifier(load_settings())
+
+
+@cli.command()
+def ledger() -> None:
+    """Run one ledger worker (accounts, credits and limits; its own consumer group)."""
+    from streams.ledger.app import run_ledger
+
+    run_ledger(load_settings())
 
 
 @cli.command()

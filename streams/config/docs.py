@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from schemas.colors import RGBA
 from schemas.options import Margin, RemovalOptions
@@ -69,7 +70,8 @@ def _default(field: FieldInfo) -> str:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if isinstance(value, tuple | dict):
-        return f"`{json.dumps(list(value) if isinstance(value, tuple) else value)}`"
+        plain = to_jsonable_python(value, exclude_none=True)
+        return f"`{json.dumps(plain)}`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`"

@@ -24,6 +24,7 @@ from streams.config.groups import (
     Group,
     KafkaSettings,
     LimitSettings,
+    MeteringSettings,
     ModelSettings,
     OutputSettings,
     RuntimeSettings,
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outputs: OutputSettings = Field(default_factory=OutputSettings)
+    metering: MeteringSettings = Field(default_factory=MeteringSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @model_validator(mode="before")
@@ -165,6 +167,9 @@ class Settings(BaseSettings):
             topics.webhook_dead_letter,
             topics.webhook_events,
             *self.webhook_retry_topics,
+            topics.ledger_commands,
+            topics.ledger_replies,
+            topics.usage,
         )
 
     def to_env(self) -> dict[str, str]:

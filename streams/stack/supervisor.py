@@ -1,8 +1,8 @@
 """``cutstream stack`` and ``cutstream up``: run the services in the foreground.
 
 The runner owns every child: the embedded servers, the processor workers, the webhook
-notifier and the HTTP gateway. Ctrl-C or SIGTERM stops the services first (they finish and
-commit), then the broker, then S3. If a service dies on its own, the runner stops
+notifier, the ledger and the HTTP gateway. Ctrl-C or SIGTERM stops the services first
+(they finish and commit), then the broker, then S3. If a service dies on its own, the runner stops
 everything and exits non-zero rather than carrying on half-alive.
 """
 
@@ -67,7 +67,10 @@ async def run_services(
         await stack.start()
         planned = [worker_process(settings, index) for index in range(workers)]
         if workers:
-            planned += [service_process(settings, "notifier"), service_process(settings, "gateway")]
+            planned.append(service_process(settings, "notifier"))
+            if settings.metering.enabled:
+                planned.append(service_process(settings, "ledger"))
+            planned.append(service_process(settings, "gateway"))
         for child in planned:
             child.start()
             children.append(child)

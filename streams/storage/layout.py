@@ -7,7 +7,8 @@ Buckets (``s3.*_bucket``):
   overwrites its output instead of adding one;
 - jobs: ``<account>/<request_id>.json`` — the job record; ``_keys/<key id>.json`` — an API
   key record (its hash only); ``_webhooks/disabled/<sha256 of the URL>.json`` — an endpoint
-  that answered 410 Gone.
+  that answered 410 Gone; ``_accounts/<account>.json`` — the ledger's last view of an
+  account (a projection: the ledger's table is the truth).
 
 Account and request ids are key-safe (:func:`schemas.events.is_key_safe`), so no key built
 here can climb out of its prefix.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 UPLOADS_PREFIX = "uploads/"
 API_KEYS_PREFIX = "_keys/"
+ACCOUNTS_PREFIX = "_accounts/"
 DISABLED_WEBHOOKS_PREFIX = "_webhooks/disabled/"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """File name suffixes taken as images when a local folder is searched."""
@@ -54,6 +56,11 @@ def job_key(account: str, request_id: str) -> str:
 def api_key_record_key(key_id: str) -> str:
     """Key of an API key's record in the jobs bucket."""
     return f"{API_KEYS_PREFIX}{key_id}.json"
+
+
+def account_key(account: str) -> str:
+    """Key of an account's projection in the jobs bucket."""
+    return f"{ACCOUNTS_PREFIX}{account}.json"
 
 
 def disabled_webhook_key(url: str) -> str:

@@ -182,7 +182,9 @@ class Processor:
             if record.status is JobStatus.SUCCEEDED:
                 return Delivery(completed=completed_event(record))
             return Delivery(failed=failed_event(record))
-        record = jobs.attempt_started(record or jobs.accepted(request), self.worker)
+        # The request as queued (by the ledger, it holds credits) is the one on record.
+        record = (record or jobs.accepted(request)).model_copy(update={"request": request.payload})
+        record = jobs.attempt_started(record, self.worker)
         await self.jobs.put(record)
         started = time.perf_counter()
         data = await self._fetch(request)
@@ -287,7 +289,9 @@ class Processor:
                 request_id=request.request_id,
                 account=request.account,
                 trace_id=request.trace_id,
-                payload=ImageError(error=error, attempts=attempt),
+                payload=ImageError(
+                    error=error, attempts=attempt, credits_refunded=request.payload.credits
+                ),
             )
         )
         dead = None

@@ -39,6 +39,7 @@ def completed_event(record: JobRecord) -> ImageCompleted:
         processing_ms=record.duration_ms or 0.0,
         attempts=max(record.attempts, 1),
         worker=record.worker or "",
+        credits_charged=record.request.credits if record.request is not None else 0,
     )
     return ImageCompleted(**_result_envelope(record, "completed"), payload=result)
 
@@ -47,5 +48,9 @@ def failed_event(record: JobRecord) -> ImageFailed:
     """The failed event a failed record stands for."""
     if record.error is None:
         raise ValueError(f"record {record.request_id} has not failed")
-    error = ImageError(error=record.error, attempts=record.attempts)
+    error = ImageError(
+        error=record.error,
+        attempts=record.attempts,
+        credits_refunded=record.request.credits if record.request is not None else 0,
+    )
     return ImageFailed(**_result_envelope(record, "failed"), payload=error)
