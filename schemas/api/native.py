@@ -90,6 +90,11 @@ class JobView(BaseModel):
     error: ErrorView | None = None
     webhook_url: str | None = None
     webhook_deliveries: int = Field(default=0, description="Delivery attempts made so far.")
+    credits_charged: int = Field(
+        default=0,
+        description="Credits the job cost: what it holds once it succeeded (plans that draw "
+        "credits); nothing while it runs, or when it failed or was canceled.",
+    )
     estimated_completion_s: float | None = Field(
         default=None,
         description="While pending: seconds until it is likely done, from the current "

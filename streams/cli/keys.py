@@ -29,11 +29,21 @@ def _key_store() -> KeyStore:
 @click.option("--account", default="default", show_default=True, help="Account of the key.")
 @click.option("--name", default="", help="A label to recognise the key by.")
 def keys_create(account: str, name: str) -> None:
-    """Create a key and print it — the only time it is shown."""
+    """Create a key and print it — the only time it is shown. With metering on, the
+    account must exist (`cutstream accounts create`)."""
     from schemas.events import is_key_safe
 
     if not is_key_safe(account):
         raise click.BadParameter("1-128 characters of [A-Za-z0-9._-]", param_hint="--account")
+    if load_settings().metering.enabled:
+        from schemas.ledger import Show
+        from streams.cli.accounts import ask
+
+        if not ask(Show(account=account)).ok:
+            raise click.BadParameter(
+                f"no account {account!r}: create it with `cutstream accounts create`",
+                param_hint="--account",
+            )
     key, record = _key_store().create(account, name)
     console().print(f"created key {record.key_id} for account {account!r}; store it now:")
     click.echo(key)

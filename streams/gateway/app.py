@@ -18,6 +18,7 @@ from streams.config.settings import Settings
 from streams.gateway.deps import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
+from streams.gateway.metering import RateLimitHeaders
 from streams.gateway.routes import compat, native
 from streams.gateway.service import Gateway
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         error = ApiError(500, "internal_error", "internal error; it has been logged")
         return render(shape_for(request.url.path), error)
 
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, limit=body_limit(settings))
     if settings.gateway.cors_origins:
         app.add_middleware(

@@ -22,7 +22,8 @@ _api_key = APIKeyHeader(name="ApiKey", auto_error=False, description="ApiKey: <A
 
 IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The processed image, with X-Request-ID, X-Processing-Time-Ms, "
+        "description": "The processed image, with X-Request-ID, X-Credits-Charged, "
+        "X-Processing-Time-Ms, "
         "X-Image-Width, X-Image-Height and X-Foreground-{Left,Top,Width,Height} headers.",
         "content": {"image/png": {}, "image/webp": {}, "image/jpeg": {}},
     }
@@ -39,17 +40,22 @@ async def account(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> str:
-    """The account of the presented API key; 401 in the route's error shape otherwise."""
+    """The account of the presented API key; 401 in the route's error shape otherwise,
+    403 if the account is suspended (metering on)."""
     key = bearer.credentials if bearer is not None else api_key
     if not key:
         raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>")
     service = gateway(request)
     dev = service.settings.gateway.dev_api_key
     if dev is not None and hmac.compare_digest(key, dev.get_secret_value()):
-        return "default"
-    found = await service.keys.account_for(key)
+        found: str | None = "default"
+    else:
+        found = await service.keys.account_for(key)
     if found is None:
         raise ApiError(401, "unauthorized", "invalid or revoked API key")
+    request.state.account = found  # for the rate-limit headers of the answer
+    if service.meter is not None:
+        await service.meter.check_standing(found)
     return found
 
 
@@ -104,6 +110,7 @@ async def image_response(service: Gateway, result: ImageCompleted | ImageFailed)
     output = result.payload.output
     headers = {
         "X-Request-ID": result.request_id,
+        "X-Credits-Charged": str(result.payload.credits_charged),
         "X-Processing-Time-Ms": f"{result.payload.processing_ms:.0f}",
         "X-Image-Width": str(output.width),
         "X-Image-Height": str(output.height),

@@ -53,11 +53,14 @@ def shape_for(path: str) -> Shape:
 class ApiError(Exception):
     """An error answer: HTTP ``status``, stable ``code``, human ``message``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 _STATUS: dict[str, int] = {
@@ -76,6 +79,11 @@ _STATUS: dict[str, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INSUFFICIENT_CREDITS: 402,
+    ErrorCode.SUBSCRIPTION_EXPIRED: 402,
+    ErrorCode.ACCOUNT_SUSPENDED: 403,
+    ErrorCode.RATE_LIMIT_EXCEEDED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -86,8 +94,13 @@ def from_code(code: str, message: str) -> ApiError:
 
 
 def from_cutstream(exc: CutstreamError) -> ApiError:
-    """The answer for an image-core, streams or gateway-service error."""
-    return from_code(exc.code, exc.message)
+    """The answer for an image-core, streams or gateway-service error (a refusal to
+    wait out carries ``Retry-After``)."""
+    error = from_code(exc.code, exc.message)
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        error.headers["Retry-After"] = str(max(1, retry_after))
+    return error
 
 
 # The names some shapes' documents use for the same conditions.
@@ -106,6 +119,9 @@ _SHAPE_CODES: dict[Shape, dict[str, str]] = {
         "storage_unavailable": "internal_server_error",
         "model_not_installed": "internal_server_error",
         "timeout": "gateway_timeout",
+        "insufficient_credits": "payment_required",
+        "subscription_expired": "payment_required",
+        "quota_exceeded": "rate_limit_exceeded",
     },
     Shape.REMBG: {
         "invalid_request": "invalid_parameters",
@@ -120,8 +136,15 @@ _SHAPE_CODES: dict[Shape, dict[str, str]] = {
         "storage_unavailable": "server_error",
         "model_not_installed": "server_error",
         "timeout": "timeout",
+        "subscription_expired": "insufficient_credits",
+        "quota_exceeded": "rate_limit_exceeded",
     },
-    Shape.REMOVE_BG: {"unauthorized": "invalid_api_key", "invalid_request": "invalid_request"},
+    Shape.REMOVE_BG: {
+        "unauthorized": "invalid_api_key",
+        "invalid_request": "invalid_request",
+        "subscription_expired": "insufficient_credits",
+        "quota_exceeded": "rate_limit_exceeded",
+    },
 }
 
 # Shapes whose documents give "too large" as a 400, not a 413.
@@ -144,5 +167,7 @@ def render(shape: Shape, error: ApiError) -> JSONResponse:
         body = {"error": code, "message": error.message}
     else:
         body = {"error": {"code": code, "message": error.message}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(error.headers)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, headers=headers)

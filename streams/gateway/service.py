@@ -12,6 +12,7 @@ them in each route's shape.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 
 from schemas.api.native import ObjectRef
@@ -20,10 +21,15 @@ from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
-from streams.exceptions import SubmitTimeoutError
+from streams.exceptions import (
+    LedgerUnavailableError,
+    QueueUnavailableError,
+    SubmitTimeoutError,
+)
 from streams.gateway.estimates import Estimator
 from streams.gateway.exceptions import JobConflictError, JobNotFoundError
 from streams.gateway.inputs import ImageSource, RemoteImage, Upload
+from streams.gateway.metering import Meter
 from streams.messaging.backlog import Backlog
 from streams.messaging.results import ResultDispatcher
 from streams.messaging.submit import Submitter, image_request, new_request_id
@@ -46,13 +52,19 @@ class Gateway:
         self.keys = KeyStore(self.store, settings.s3.jobs_bucket, settings.gateway.api_key_cache_s)
         self.estimates = Estimator(Backlog(settings))
         self.results = ResultDispatcher(settings, on_result=self.estimates.saw)
+        self.meter = Meter(settings, self.store) if settings.metering.enabled else None
+        """Admission through the ledger (``None``: metering is off)."""
 
     async def start(self) -> None:
         await self.submitter.start()
         await self.results.start()
         await self.estimates.backlog.start()
+        if self.meter is not None:
+            await self.meter.start()
 
     async def stop(self) -> None:
+        if self.meter is not None:
+            await self.meter.stop()
         await self.estimates.backlog.stop()
         await self.results.stop()
         await self.submitter.stop()
@@ -68,10 +80,14 @@ class Gateway:
         webhook_url: str | None = None,
         webhook_format: WebhookFormat = WebhookFormat.NATIVE,
         request_id: str | None = None,
+        shape: str = "native",
+        operation: str | None = None,
     ) -> JobRecord:
-        """Claim the request id, store the input, publish the request. Under a
-        ``request_id`` that already names the same work, the existing job is returned;
-        under one that names different work, :class:`RequestIdTakenError`."""
+        """Claim the request id, store the input, queue the request — through the ledger
+        when metering is on (priced by ``shape`` and ``operation``; a refusal is an
+        :class:`~streams.gateway.metering.AdmissionRefusedError` and leaves nothing
+        behind). Under a ``request_id`` that already names the same work, the existing
+        job is returned; under one that names different work, :class:`RequestIdTakenError`."""
         request_id = request_id or new_request_id()
         request = image_request(
             account,
@@ -82,7 +98,19 @@ class Gateway:
             webhook_format=webhook_format,
         )
         upload = source.data if isinstance(source, Upload) else None
-        record, _ = await self.submitter.submit(request, upload)
+        if self.meter is None:
+            record, _ = await self.submitter.submit(request, upload)
+            return record
+        admit = functools.partial(self.meter.admit, price=self.meter.price(shape, operation))
+        try:
+            record, _ = await self.submitter.submit(request, upload, queue=admit)
+        except (LedgerUnavailableError, QueueUnavailableError):
+            # The ledger may admit it yet (the command may be in Kafka even when the send
+            # failed): the job is canceled, so a worker skips it, and whatever it would
+            # hold comes back.
+            await self.jobs.put(jobs.canceled(jobs.accepted(request)))
+            await self.meter.refund(account, request_id)
+            raise
         return record
 
     def _input(self, account: str, request_id: str, source: ImageSource) -> S3Object | UrlInput:
@@ -99,6 +127,8 @@ class Gateway:
         options: RemovalOptions,
         *,
         webhook_format: WebhookFormat = WebhookFormat.NATIVE,
+        shape: str = "native",
+        operation: str | None = None,
     ) -> ImageCompleted | ImageFailed:
         """Submit and wait for the result up to ``gateway.sync_timeout_s``; then
         :class:`SubmitTimeoutError` naming the job to poll (the job goes on)."""
@@ -106,7 +136,13 @@ class Gateway:
         timeout = self.settings.gateway.sync_timeout_s
         async with self.results.awaiting(account, request_id) as result:
             await self.submit(
-                account, source, options, webhook_format=webhook_format, request_id=request_id
+                account,
+                source,
+                options,
+                webhook_format=webhook_format,
+                request_id=request_id,
+                shape=shape,
+                operation=operation,
             )
             try:
                 return await asyncio.wait_for(result, timeout)
@@ -138,7 +174,8 @@ class Gateway:
         """Cancel a job that has not started (:class:`JobConflictError` otherwise). The
         change is a compare-and-swap on the record, so it never overwrites a worker that
         started in between; the worker checks for the cancellation when the request
-        reaches it."""
+        reaches it. What the request holds is refunded (again on a repeated cancel: a
+        refund is applied once)."""
         found = (
             await self.jobs.get_versioned(account, request_id) if is_key_safe(request_id) else None
         )
@@ -146,6 +183,7 @@ class Gateway:
             raise JobNotFoundError(f"no job {_shown(request_id)}")
         record, version = found
         if record.status is JobStatus.CANCELED:
+            await self._refund(record)
             return record
         canceled = jobs.canceled(record)
         if record.status is not JobStatus.ACCEPTED or not await self.jobs.replace(
@@ -153,7 +191,12 @@ class Gateway:
         ):
             current = await self.job(account, request_id)
             raise JobConflictError(f"job {request_id} is already {current.status}")
+        await self._refund(canceled)
         return canceled
+
+    async def _refund(self, record: JobRecord) -> None:
+        if self.meter is not None:
+            await self.meter.refund(record.account, record.request_id)
 
     def estimate_s(self) -> float:
         """Seconds until a job submitted now is likely done."""

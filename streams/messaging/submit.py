@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka.errors import KafkaError
 
@@ -124,11 +124,16 @@ class Submitter:
             raise QueueUnavailableError(f"cannot queue the request right now: {exc}") from exc
 
     async def submit(
-        self, request: ImageRequested, upload: bytes | None = None
+        self,
+        request: ImageRequested,
+        upload: bytes | None = None,
+        queue: Callable[[ImageRequested], Awaitable[None]] | None = None,
     ) -> tuple[JobRecord, bool]:
-        """Claim, store ``upload`` at the request's input (when given), publish. Returns
-        the job and whether this call created it; an existing job of the same work is
-        returned as it is, not published again."""
+        """Claim, store ``upload`` at the request's input (when given), publish — or hand
+        the request to ``queue`` (the gateway's admission, which has the ledger publish
+        it). Returns the job and whether this call created it; an existing job of the
+        same work is returned as it is, not published again. If publishing fails, the
+        claim is withdrawn."""
         record, created = await self.claim(request)
         if not created:
             return record, False
@@ -139,7 +144,10 @@ class Submitter:
                 await asyncio.to_thread(
                     self.store.put, source.bucket, source.key, upload, "application/octet-stream"
                 )
-            await self.publish([request])
+            if queue is None:
+                await self.publish([request])
+            else:
+                await queue(request)
         except BaseException:
             await self.withdraw(request)
             raise

@@ -17,12 +17,18 @@ from typing import Any
 
 import pytest
 
+from schemas.ledger import Plan, Show
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack, ManagedProcess, ensure_topics
 from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server, serve
 from tests.images import photo_jpeg
-from tests.integration.gateway_helpers import RunningGateway, gateway_settings, start_gateway
+from tests.integration.gateway_helpers import (
+    RunningGateway,
+    ask_ledger,
+    gateway_settings,
+    start_gateway,
+)
 from tests.integration.support import free_port, start_service
 
 pytestmark = pytest.mark.integration
@@ -99,6 +105,9 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             "webhook_retry_prefix": f"test.{suffix}.webhooks.retry",
             "webhook_dead_letter": f"test.{suffix}.webhooks.dead-letter",
             "webhook_events": f"test.{suffix}.webhooks.events",
+            "ledger_commands": f"test.{suffix}.ledger.commands",
+            "ledger_replies": f"test.{suffix}.ledger.replies",
+            "usage": f"test.{suffix}.usage",
         }
     )
     worker_settings = base.worker.model_copy(
@@ -117,9 +126,18 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             "web_port": 0,
         }
     )
+    metering = base.metering.model_copy(
+        update={"group_id": f"test-ledger-{suffix}", "web_port": 0, "projection_interval_s": 0.2}
+    )
     urls = base.urls.model_copy(update={"allow_http": True, "allow_loopback": True})
     return base.model_copy(
-        update={"topics": topics, "worker": worker_settings, "webhooks": webhooks, "urls": urls}
+        update={
+            "topics": topics,
+            "worker": worker_settings,
+            "webhooks": webhooks,
+            "metering": metering,
+            "urls": urls,
+        }
     )
 
 
@@ -145,6 +163,12 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerFactory]:
         print(f"--- {process.name} log (last lines) ---\n{process.log_tail(40)}")
 
 
+TEST_PLANS = {
+    "test-minute": Plan(per_minute=1, description="One request a minute."),
+    "test-day": Plan(per_day=1, description="One request a day."),
+}
+"""Plans the ``api`` fixture's ledger has besides the defaults, to reach a limit at once."""
+
 CUP = photo_jpeg("coffee")  # 600x400, the gateway tests' image
 
 
@@ -161,13 +185,22 @@ def web() -> Iterator[Server]:
 def api(
     stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    """A gateway, a worker and a notifier on topics private to this module."""
+    """A gateway, a worker, a notifier and a ledger on topics private to this session."""
     settings = gateway_settings(private_topics(stack_settings), sync_timeout_s=90.0)
+    plans = settings.metering.plans | TEST_PLANS
+    settings = settings.model_copy(
+        update={"metering": settings.metering.model_copy(update={"plans": plans})}
+    )
     asyncio.run(ensure_topics(settings, settings.all_topics))
     logs = tmp_path_factory.mktemp("gateway-logs")
-    workers = [start_service(settings, "worker", logs), start_service(settings, "notifier", logs)]
+    workers = [
+        start_service(settings, "worker", logs),
+        start_service(settings, "notifier", logs),
+        start_service(settings, "ledger", logs),
+    ]
     gateway = asyncio.run(start_gateway(settings, logs))
     gateway.processes += workers
+    asyncio.run(ask_ledger(settings, Show(account="default")))  # the ledger has joined
     yield gateway
     gateway.stop()
     for process in [gateway.process, *workers]:

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from schemas.ledger import AccountView, Command, CreateAccount
 from streams.config.settings import Settings
+from streams.messaging.ledger import LedgerClient
 from streams.stack import ManagedProcess
 from tests.httpserver import Server
 from tests.integration.support import free_port, start_service
@@ -67,6 +69,35 @@ async def start_gateway(settings: Settings, log_dir: Path) -> RunningGateway:
                 pass
             assert time.monotonic() < deadline, "gateway never answered"
             await asyncio.sleep(0.2)
+
+
+async def ask_ledger(settings: Settings, *commands: Command) -> list[AccountView | None]:
+    """Send ``commands`` to the ledger one after another; the account after each (``None``
+    where it was refused), waiting up to a minute for a ledger that is starting."""
+    client = LedgerClient(settings, "test")
+    await client.start()
+    try:
+        views = []
+        for command in commands:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    reply = await client.ask(command)
+                    break
+                except Exception:  # the ledger has not joined its group yet
+                    assert time.monotonic() < deadline, "the ledger never answered"
+            views.append(reply.account if reply.ok else None)
+        return views
+    finally:
+        await client.stop()
+
+
+async def create_account(
+    settings: Settings, name: str, plan: str = "internal", credits: int = 0
+) -> AccountView:
+    [view] = await ask_ledger(settings, CreateAccount(account=name, plan=plan, credits=credits))
+    assert view is not None, f"could not create account {name}"
+    return view
 
 
 def bearer(key: str = DEV_KEY) -> dict[str, str]:

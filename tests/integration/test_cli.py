@@ -1,16 +1,19 @@
-"""`cutstream submit` end to end: output files, exit codes, messages."""
+"""`cutstream submit` and `cutstream accounts` end to end: outputs, exit codes, messages."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from schemas.ledger import AccountView
 from streams.cli import cli
 from streams.config.settings import Settings
 from tests.images import photo_jpeg
 from tests.integration.conftest import WorkerFactory
+from tests.integration.gateway_helpers import RunningGateway
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +51,29 @@ def test_submit_times_out_clearly_without_workers(settings: Settings, tmp_path: 
 
     assert code == 2
     assert "[timeout] no result within 2 s for 1 request(s): req_" in output
+
+
+def test_accounts_commands_go_through_the_ledger(api: RunningGateway, tmp_path: Path) -> None:
+    settings = api.settings
+    name = f"cli-{tmp_path.name[-8:]}"
+    created = run_cli(settings, "accounts", "create", name, "--plan", "per-usage", "--credits", "5")
+    granted = run_cli(settings, "accounts", "grant", name, "20")
+    suspended = run_cli(settings, "accounts", "suspend", name)
+    code, shown = run_cli(settings, "accounts", "show", name, "--json")
+    duplicate = run_cli(settings, "accounts", "create", name)
+    unknown_key = run_cli(settings, "keys", "create", "--account", "nobody-here")
+    known_key = run_cli(settings, "keys", "create", "--account", name)
+    assert created[0] == 0, created[1]
+    assert (granted, suspended[1].strip()) == ((0, f"{name}: 25 credits\n"), f"{name}: suspended")
+    view = AccountView.model_validate_json(shown)
+    assert (code, view.plan, view.credits, view.status) == (0, "per-usage", 25, "suspended")
+    assert duplicate[0] == 1
+    assert "exists" in duplicate[1]
+    assert unknown_key[0] == 2
+    assert "no account 'nobody-here'" in unknown_key[1]
+    assert known_key[0] == 0
+    assert known_key[1].strip().splitlines()[-1].startswith("csk_")
+    deadline = time.monotonic() + 30
+    while name not in (listed := run_cli(settings, "accounts", "list"))[1]:
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.3)

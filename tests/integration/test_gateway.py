@@ -25,6 +25,7 @@ from tests.integration.gateway_helpers import (
     TEXT,
     RunningGateway,
     bearer,
+    create_account,
     gateway_settings,
     image_of,
     poll,
@@ -202,6 +203,7 @@ async def test_native_auth_and_unknown_jobs(api: RunningGateway) -> None:
 
 
 async def test_stored_keys_work_until_revoked(api: RunningGateway) -> None:
+    await create_account(api.settings, "acme")
     store = KeyStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket)
     key, record = store.create("acme", "test")
     async with httpx.AsyncClient(base_url=api.url, headers={"ApiKey": key}) as client:
@@ -218,6 +220,8 @@ async def test_stored_keys_work_until_revoked(api: RunningGateway) -> None:
 async def test_object_references_cannot_cross_accounts_or_probe_the_store(
     api: RunningGateway,
 ) -> None:
+    await create_account(api.settings, "alice")
+    await create_account(api.settings, "bob")
     keys = KeyStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket)
     alice_key, alice_record = keys.create("alice", "victim")
     bob_key, _ = keys.create("bob", "attacker")
@@ -259,7 +263,9 @@ async def test_estimates_count_what_waits_and_cancel_before_start(
     api: RunningGateway, stack_settings: Settings, tmp_path: Path
 ) -> None:
     # A gateway whose requests topic no worker reads: jobs stay accepted until canceled.
+    # (Unmetered: no ledger reads its commands either.)
     idle = gateway_settings(private_topics(stack_settings))
+    idle = idle.model_copy(update={"metering": idle.metering.model_copy(update={"enabled": False})})
     await ensure_topics(idle, idle.all_topics)
     gateway = await start_gateway(idle, tmp_path)
     try:

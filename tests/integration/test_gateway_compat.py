@@ -34,7 +34,7 @@ async def test_seed_000_remove_bg(api: RunningGateway) -> None:
         ok = await client.post("/v1/remove-bg", json={"image": data_uri})
         assert ok.status_code == 200, ok.text
         body = ok.json()
-        assert (body["success"], body["credits_used"]) == (True, 10)
+        assert (body["success"], body["credits_used"]) == (True, 0)  # internal: free
         png = await client.get(body["image_url"], headers={"Authorization": ""})
         assert image_of(png.content).mode == "RGBA"
         missing = await client.post("/v1/remove-bg", json={})

@@ -142,6 +142,7 @@ async def job_view(service: Gateway, record: JobRecord) -> JobView:
         finished_at=record.finished_at,
         duration_ms=record.duration_ms,
         attempts=record.attempts,
+        credits_charged=record.credits_charged,
         options=record.request.options if record.request else None,
         output=output,
         error=ErrorView(code=str(record.error.code), message=record.error.message)

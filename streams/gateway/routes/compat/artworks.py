@@ -35,7 +35,12 @@ async def create_artwork(body: ArtworkCreate, account: Account, service: Service
     output_format = "webp" if body.output_format == "auto" else body.output_format
     options = validated_options({"format": output_format})
     record = await service.submit(
-        account, source, options, webhook_url=webhook, webhook_format=WebhookFormat.ARTWORKS
+        account,
+        source,
+        options,
+        webhook_url=webhook,
+        webhook_format=WebhookFormat.ARTWORKS,
+        shape="artworks",
     )
     return artwork_view(service, record)
 

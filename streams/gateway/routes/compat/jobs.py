@@ -50,7 +50,12 @@ async def submit_job(
     )
     webhook = await checked_webhook(webhook_url, service.url_policy)
     record = await service.submit(
-        account, source, RemovalOptions(), webhook_url=webhook, webhook_format=WebhookFormat.JOBS
+        account,
+        source,
+        RemovalOptions(),
+        webhook_url=webhook,
+        webhook_format=WebhookFormat.JOBS,
+        shape="jobs",
     )
     return JobAccepted(
         job_id=record.request_id,

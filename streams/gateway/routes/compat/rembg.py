@@ -20,18 +20,21 @@ ImageFile = Annotated[UploadFile | None, File(description="The image file to pro
 
 
 async def rembg_answer(
-    service: Gateway, account: str, image: UploadFile | None, **fields: Any
+    service: Gateway, account: str, image: UploadFile | None, operation: str, **fields: Any
 ) -> Response:
     source = await read_file(image, service)
     options = options_from(fields)
-    return await image_response(service, await service.submit_and_wait(account, source, options))
+    result = await service.submit_and_wait(
+        account, source, options, shape="rembg", operation=operation
+    )
+    return await image_response(service, result)
 
 
 @router.post(
     "/v2/rembg/", response_class=Response, responses=REMBG_RESPONSES, summary="Remove background"
 )
 async def rembg_remove(account: Account, service: Service, image: ImageFile = None) -> Response:
-    return await rembg_answer(service, account, image)
+    return await rembg_answer(service, account, image, "remove")
 
 
 @router.post(
@@ -45,7 +48,7 @@ async def rembg_blur(
 ) -> Response:
     if radius is None:
         raise ApiError(400, "invalid_request", "radius is required")
-    return await rembg_answer(service, account, image, bg_blur=radius)
+    return await rembg_answer(service, account, image, "blur", bg_blur=radius)
 
 
 @router.post(
@@ -62,7 +65,7 @@ async def rembg_color(
 ) -> Response:
     if not bgcolor:
         raise ApiError(400, "invalid_request", "bgcolor is required")
-    return await rembg_answer(service, account, image, bg_color=bgcolor)
+    return await rembg_answer(service, account, image, "color", bg_color=bgcolor)
 
 
 @router.post(
@@ -80,7 +83,9 @@ async def rembg_gradient(
 ) -> Response:
     if not top_color or not bottom_color:
         raise ApiError(400, "invalid_request", "top_color and bottom_color are required")
-    return await rembg_answer(service, account, image, bg_gradient=[top_color, bottom_color])
+    return await rembg_answer(
+        service, account, image, "gradient", bg_gradient=[top_color, bottom_color]
+    )
 
 
 @router.post(
@@ -103,6 +108,7 @@ async def rembg_shadow(
         service,
         account,
         image,
+        "shadow",
         shadow=True,
         shadow_color=shadow_color,
         shadow_offset=offset.strip().strip("()"),

@@ -35,4 +35,5 @@ async def remove_v1(
         {"format": format, "channels": channels, "bg_color": bg_color, "size": size}
         | ({"crop": True} if crop else {})
     )
-    return await image_response(service, await service.submit_and_wait(account, source, options))
+    result = await service.submit_and_wait(account, source, options, shape="remove")
+    return await image_response(service, result)

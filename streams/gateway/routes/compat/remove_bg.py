@@ -14,7 +14,6 @@ from streams.gateway.routes.compat.common import errors
 
 MAX_BYTES = 10 * 1024 * 1024
 """The shape documents 10 MB images."""
-CREDITS_PER_REMOVAL = 10
 LINK_VALIDITY_S = 24 * 3600
 """The shape documents links valid for 24 hours."""
 
@@ -37,12 +36,12 @@ async def remove_bg_v1(
         source = decode_inline(body.image, MAX_BYTES)
     else:
         source = await checked_url(body.image, service.url_policy)
-    result = await service.submit_and_wait(account, source, RemovalOptions())
+    result = await service.submit_and_wait(account, source, RemovalOptions(), shape="remove-bg")
     if isinstance(result, ImageFailed):
         raise failure(result)
     return RemoveBgResponse(
         success=True,
         image_url=service.output_url(result.payload.output, LINK_VALIDITY_S),
         request_id=result.request_id,
-        credits_used=CREDITS_PER_REMOVAL,
+        credits_used=result.payload.credits_charged,
     )
