@@ -46,7 +46,7 @@ from schemas.ledger import (
     WindowUsage,
 )
 
-_KEEP_IDS = 256
+_KEEP_IDS = 64
 """Recently settled request ids and applied admin command ids remembered per account, to
 recognise a command that reached the topic twice (copies are close together)."""
 
