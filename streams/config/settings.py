@@ -24,7 +24,6 @@ from streams.config.groups import (
     Group,
     KafkaSettings,
     LimitSettings,
-    MeteringSettings,
     ModelSettings,
     OutputSettings,
     RuntimeSettings,
@@ -35,6 +34,7 @@ from streams.config.groups import (
     WebhookSettings,
     WorkerSettings,
 )
+from streams.config.metering import MeteringSettings
 
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"

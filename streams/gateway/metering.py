@@ -67,9 +67,6 @@ class Meter:
     async def stop(self) -> None:
         await self.ledger.stop()
 
-    def price(self, shape: str, operation: str | None = None) -> int:
-        return self.settings.price(shape, operation)
-
     async def admit(self, request: ImageRequested, price: int) -> None:
         """Have the ledger admit and queue ``request``; :class:`AdmissionRefusedError` if
         it refuses, :class:`~streams.exceptions.LedgerUnavailableError` if it does not

@@ -101,7 +101,8 @@ class Gateway:
         if self.meter is None:
             record, _ = await self.submitter.submit(request, upload)
             return record
-        admit = functools.partial(self.meter.admit, price=self.meter.price(shape, operation))
+        price = self.settings.metering.price(shape, operation)
+        admit = functools.partial(self.meter.admit, price=price)
         try:
             record, _ = await self.submitter.submit(request, upload, queue=admit)
         except (LedgerUnavailableError, QueueUnavailableError):
