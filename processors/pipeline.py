@@ -4,12 +4,18 @@ Per image, :meth:`Remover.prepare` (decode, model input) and :meth:`Remover.fini
 crop, resize, compose, encode) run on the caller's thread, while :meth:`Remover.infer`
 takes one of ``inference_slots`` (default one: ONNX Runtime already spreads one run over
 every core). A thread pool calling :meth:`Remover.remove` therefore keeps the model busy
-while other threads decode and encode — both cores stay busy with no extra code.
+while other threads decode and encode — both cores stay busy with no extra code. A free
+slot goes to the waiting image of the most urgent ``priority`` (lowest number; 0 for
+interactive requests, 1 for batch items), first come first served within one priority.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +61,34 @@ class Prepared:
     tensors: tuple[Tensor, ...]
 
 
+class PrioritySlots:
+    """``count`` slots; a freed slot goes to the most urgent waiter (lowest priority,
+    then the earliest)."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._changed = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []
+        self._tickets = itertools.count()
+
+    @contextmanager
+    def hold(self, priority: int = 0) -> Iterator[None]:
+        with self._changed:
+            ticket = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, ticket)
+            while not (self._free > 0 and self._waiting[0] == ticket):
+                self._changed.wait()
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._changed.notify_all()  # another slot may be free for the next waiter
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
 class Remover:
     """Removes backgrounds; loads each model once, on first use, and keeps it. Thread-safe."""
 
@@ -73,7 +107,7 @@ class Remover:
         self.limits = limits or DecodeLimits()
         self._segmenters: dict[str, Segmenter] = {}
         self._loading = threading.Lock()
-        self._inference = threading.Semaphore(inference_slots)
+        self._inference = PrioritySlots(inference_slots)
 
     def segmenter(self, name: str | None = None) -> Segmenter:
         """The loaded segmenter for ``name`` (the default model when ``None``)."""
@@ -97,10 +131,11 @@ class Remover:
         tensors = (tensor, _mirrored(tensor)) if options.quality is Quality.BEST else (tensor,)
         return Prepared(decoded, options, segmenter, tensors)
 
-    def infer(self, prepared: Prepared) -> Tensor:
-        """Run the model (on each input), holding an inference slot; a mirrored input's
-        output is mirrored back and the outputs averaged."""
-        with self._inference:
+    def infer(self, prepared: Prepared, priority: int = 0) -> Tensor:
+        """Run the model (on each input), holding an inference slot (see the module's
+        docstring for ``priority``); a mirrored input's output is mirrored back and the
+        outputs averaged."""
+        with self._inference.hold(priority):
             outputs = [prepared.segmenter.run(tensor) for tensor in prepared.tensors]
         if len(outputs) == 1:
             return outputs[0]
@@ -135,10 +170,10 @@ class Remover:
             foreground=subject.moved_and_scaled(box, scale) if subject else None,
         )
 
-    def remove(self, data: bytes, options: RemovalOptions) -> RemovalResult:
+    def remove(self, data: bytes, options: RemovalOptions, priority: int = 0) -> RemovalResult:
         """Cut the subject of the image in ``data`` out of its background."""
         prepared = self.prepare(data, options)
-        return self.finish(prepared, self.infer(prepared))
+        return self.finish(prepared, self.infer(prepared, priority))
 
 
 def _mirrored(tensor: Tensor) -> Tensor:
