@@ -110,3 +110,84 @@ async def test_loopback_is_refused_without_the_development_setting(server: Serve
     strict = Fetcher(UrlPolicy(allow_http=True), FetchLimits())
     with pytest.raises(UrlNotAllowedError):
         await strict.fetch(f"{server.url}/cup.jpg")
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    from datetime import UTC, datetime
+
+    from streams.net.fetch import retry_after_s
+
+    now = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
+    assert retry_after_s("3", now) == 3.0
+    assert retry_after_s("Sun, 22 Nov 2026 08:00:05 GMT", now) == 5.0
+    assert retry_after_s("soon", now) is None
+    assert retry_after_s(None, now) is None
+
+
+class Throttling:
+    """Answers 429 with Retry-After: 1 to the first ``refusals`` requests, then the image;
+    counts how many requests it has running at once."""
+
+    def __init__(self, refusals: int, retry_after: str = "1", hold_s: float = 0.0) -> None:
+        import threading
+
+        self.refusals = refusals
+        self.retry_after = retry_after
+        self.hold_s = hold_s
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, handler: Handler) -> None:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            refuse = self.refusals > 0
+            self.refusals -= 1
+        try:
+            time.sleep(self.hold_s)
+            if refuse:
+                handler.reply(429, headers={"Retry-After": self.retry_after})
+            else:
+                handler.reply(200, IMAGE)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+async def test_a_429_with_retry_after_is_waited_out_and_asked_again() -> None:
+    host = Throttling(refusals=2)
+    with serve({"/img": host}) as server:
+        started = time.monotonic()
+        assert await fetcher().fetch(f"{server.url}/img") == IMAGE
+        assert time.monotonic() - started >= 2.0  # two waits of Retry-After: 1
+        assert len(server.requests) == 3
+
+
+async def test_a_longer_retry_after_becomes_a_retryable_failure() -> None:
+    host = Throttling(refusals=1, retry_after="3600")
+    with serve({"/img": host}) as server:
+        with pytest.raises(InputFetchError) as caught:
+            await fetcher().fetch(f"{server.url}/img")
+        assert caught.value.retryable
+        assert caught.value.retry_after_s == 3600
+        assert len(server.requests) == 1
+
+
+async def test_at_most_max_per_host_fetches_run_against_one_host() -> None:
+    import asyncio
+
+    host = Throttling(refusals=0, hold_s=0.2)
+    polite = Fetcher(
+        UrlPolicy(allow_http=True, allow_loopback=True), FetchLimits(timeout_s=5, max_per_host=2)
+    )
+    with serve({"/img": host}) as server:
+        await asyncio.gather(*(polite.fetch(f"{server.url}/img") for _ in range(6)))
+    assert host.most == 2
+    assert polite._hosts == {}  # idle hosts are forgotten
+
+
+async def test_lines_streams_a_text_file(server: Server) -> None:
+    with serve({"/m.csv": lambda h: h.reply(200, b"sku,url\na,1\nb,2\n")}) as text:
+        lines = [line async for line in fetcher().lines(f"{text.url}/m.csv")]
+    assert lines == ["sku,url", "a,1", "b,2"]
