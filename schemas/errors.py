@@ -54,6 +54,13 @@ class ErrorCode(StrEnum):
     """The plan's daily or monthly quota is spent: HTTP 429 with Retry-After."""
     ACCOUNT_SUSPENDED = "account_suspended"
     """The account is suspended (or unknown to the ledger): HTTP 403 on every route."""
+    CANCELED = "canceled"
+    """The request belongs to a batch that was canceled before the request ran."""
+    OUTPUT_NOT_ALLOWED = "output_not_allowed"
+    """The request names an output location its account may not write to."""
+    BATCHES_NOT_IN_PLAN = "batches_not_in_plan"
+    """The account's plan meters each request, and batches are not metered per item yet:
+    HTTP 403 on ``POST /v1/batches``."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 
@@ -71,6 +78,8 @@ FAILURE_CODES = frozenset(
         ErrorCode.MODEL_NOT_INSTALLED,
         ErrorCode.UNKNOWN_MODEL,
         ErrorCode.STORAGE_UNAVAILABLE,
+        ErrorCode.CANCELED,
+        ErrorCode.OUTPUT_NOT_ALLOWED,
         ErrorCode.INTERNAL_ERROR,
     }
 )

@@ -142,6 +142,33 @@ InputRef = Annotated[
 ]
 
 
+BatchId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+    Field(
+        description="Client-chosen or generated batch id, unique within an account: 1-100 "
+        "characters of [A-Za-z0-9._-], starting alphanumeric.",
+        examples=["catalog-2026-11-22"],
+    ),
+]
+
+
+class BatchItemRef(_Model):
+    """Which batch item a request is (set by the batch planner)."""
+
+    batch_id: BatchId
+    index: int = Field(ge=0, description="Position of the item in its source (0-based).")
+    item_id: str = Field(
+        max_length=256, description="The item's id (its `id` or `sku` column, else its position)."
+    )
+
+
+def batch_request_id(batch_id: str, index: int) -> str:
+    """The request id of a batch's ``index``-th item: deterministic, so planning a batch
+    again names the same requests (and finds their results)."""
+    return f"{batch_id}.{index}"
+
+
 class ImageRequest(_Model):
     """Payload of ``image.requested``."""
 
@@ -163,11 +190,26 @@ class ImageRequest(_Model):
         "that draw credits): charged when it completes, refunded when it fails. Requests "
         "published straight to Kafka are not metered and hold none.",
     )
+    output: S3Object | None = Field(
+        default=None,
+        description="Where to write the result, if not the default "
+        "`<outputs bucket>/<account>/<request_id>.<ext>`: the account's own prefix in the "
+        "outputs bucket, or a prefix `access.write_grants` gives it (else the request fails "
+        "with `output_not_allowed`).",
+    )
+    batch: BatchItemRef | None = Field(
+        default=None, description="The batch item this request is, if any."
+    )
 
     def same_work_as(self, other: ImageRequest) -> bool:
-        """Whether ``other`` asks for the same output: the same input and options (where
-        the result is announced may differ). A request id names one piece of work."""
-        return (self.input, self.options) == (other.input, other.options)
+        """Whether ``other`` asks for the same output: the same input, options and output
+        location (where the result is announced may differ). A request id names one piece
+        of work."""
+        return (self.input, self.options, self.output) == (
+            other.input,
+            other.options,
+            other.output,
+        )
 
 
 class ForegroundBox(_Model):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from schemas.batches import BatchCompleted, BatchItemDone, BatchSubmitted
 from schemas.events import DeadLetter, ImageCompleted, ImageFailed, ImageRequested
 from schemas.jobs import JobRecord
 from schemas.ledger import UsageEvent
@@ -27,6 +28,9 @@ EXPORTS: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]
     "dead_letter": (DeadLetter, "serialization"),
     "job_record": (JobRecord, "serialization"),
     "usage": (UsageEvent, "serialization"),
+    "batch.submitted": (BatchSubmitted, "validation"),
+    "batch.item": (BatchItemDone, "serialization"),
+    "batch.completed": (BatchCompleted, "serialization"),
 }
 
 

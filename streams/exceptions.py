@@ -21,6 +21,12 @@ class ObjectNotFoundError(StreamsError):
         return cls(f"s3://{bucket}/{key} does not exist")
 
 
+class OutputNotAllowedError(StreamsError):
+    """The output location is outside every prefix the account may write."""
+
+    code = ErrorCode.OUTPUT_NOT_ALLOWED
+
+
 class StorageUnavailableError(StreamsError):
     """The object store did not answer or answered with a server error; try again later."""
 
@@ -63,3 +69,15 @@ class LedgerUnavailableError(StreamsError):
 
     code = ErrorCode.UNAVAILABLE
     retryable = True
+
+
+class BatchConflictError(StreamsError):
+    """The batch id names a different batch, or the batch cannot change as asked."""
+
+    code = ErrorCode.CONFLICT
+
+
+class BatchNotFoundError(StreamsError):
+    """No such batch (or it belongs to another account)."""
+
+    code = ErrorCode.NOT_FOUND

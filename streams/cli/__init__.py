@@ -3,10 +3,10 @@ command family."""
 
 from __future__ import annotations
 
-from streams.cli import accounts, keys, models, remove, services, submit
+from streams.cli import accounts, batch, keys, models, remove, services, submit
 from streams.cli.base import cli
 
-__all__ = ["accounts", "cli", "keys", "main", "models", "remove", "services", "submit"]
+__all__ = ["accounts", "batch", "cli", "keys", "main", "models", "remove", "services", "submit"]
 
 
 def main() -> None:

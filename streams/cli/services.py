@@ -1,5 +1,5 @@
 """Running the service: ``up``, ``stack``, ``provision``, ``worker``, ``notifier``,
-``ledger``, ``gateway``."""
+``ledger``, ``batches``, ``gateway``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def _print_endpoints(
         table.add_row("notifier", "webhooks", "this process", "this terminal")
         if metering:
             table.add_row("ledger", "accounts and credits", "this process", "this terminal")
+        table.add_row("batches", "bulk imports", "this process", "this terminal")
         table.add_row("gateway", gateway_url, "this process", "this terminal")
     out.print(table)
     out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
@@ -82,7 +83,8 @@ def stack() -> None:
 )
 def up(workers: int) -> None:
     """Run the whole service in the foreground: the stack, the processor workers, the
-    webhook notifier, the ledger (unless metering is off) and the gateway."""
+    webhook notifier, the ledger (unless metering is off), the batch service and the
+    gateway."""
     _run_services(workers=workers)
 
 
@@ -123,6 +125,15 @@ def ledger() -> None:
     from streams.ledger.app import run_ledger
 
     run_ledger(load_settings())
+
+
+@cli.command()
+def batches() -> None:
+    """Run one batch service: the planner (manifests and prefixes into the bulk lane) and
+    the tracker (counts, the results manifest, batch.completed)."""
+    from streams.batches.app import run_batches
+
+    run_batches(load_settings())
 
 
 @cli.command()

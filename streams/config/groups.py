@@ -154,6 +154,24 @@ class TopicSettings(Group):
         default="cutstream.usage",
         description="Usage events: every grant, reservation, charge and refund, for billing.",
     )
+    bulk_requests: str = Field(
+        default="cutstream.image.requests.bulk",
+        description="The bulk lane: requests of batch items, which workers take only while "
+        "the interactive lane (`requests`) leaves them room.",
+    )
+    batches: str = Field(
+        default="cutstream.batches",
+        description="`batch.submitted` events, keyed by batch id, for the planner.",
+    )
+    batch_progress: str = Field(
+        default="cutstream.batches.progress",
+        description="Batch items' outcomes (`batch.item`) and `batch.planned`, keyed by "
+        "batch id, for the tracker (one owner per batch).",
+    )
+    batch_completed: str = Field(
+        default="cutstream.batches.completed",
+        description="`batch.completed` events: counts and the results manifest's URL.",
+    )
     partitions: int = Field(
         default=12,
         ge=1,
@@ -261,6 +279,19 @@ class UrlSettings(Group):
     max_redirects: int = Field(
         default=3, ge=0, description="Redirects followed (each re-checked) for input URLs."
     )
+    max_per_host: int = Field(
+        default=4,
+        ge=1,
+        description="Input fetches one worker runs at once against one host (polite to "
+        "image hosts during bulk imports).",
+    )
+    max_retry_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A host answering 429 or 503 with a `Retry-After` up to this long is "
+        "waited out and asked again (twice at most); a longer one, or none, becomes a "
+        "retryable failure that goes through the retry topics.",
+    )
 
 
 DEV_WEBHOOK_SECRET = SecretStr("whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==")
@@ -367,7 +398,7 @@ GRANT_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:[^/\x00-\x1f]+/)*$"
 
 
 class AccessSettings(Group):
-    """Which stored objects an account may name as its input."""
+    """Which stored objects an account may name as its input, and where its outputs may go."""
 
     read_grants: dict[str, list[Annotated[str, StringConstraints(pattern=GRANT_PATTERN)]]] = Field(
         default_factory=dict,
@@ -376,6 +407,12 @@ class AccessSettings(Group):
         'as JSON: {"catalog-sync": ["s3://catalog/", "s3://cutstream-inputs/shared/"]} — '
         "a bucket and a key prefix ending in `/`. Any other reference fails exactly as a "
         "missing object does (`input_not_found`).",
+    )
+    write_grants: dict[str, list[Annotated[str, StringConstraints(pattern=GRANT_PATTERN)]]] = Field(
+        default_factory=dict,
+        description="Where an account may have outputs written beyond its own prefix in "
+        "the outputs bucket (`s3.output_bucket`/<account>/), same form as `read_grants`. "
+        "Any other output location fails with `output_not_allowed`.",
     )
 
 

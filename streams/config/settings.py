@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.config.batches import BatchSettings
 from streams.config.groups import (
     AccessSettings,
     CustomModel,
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outputs: OutputSettings = Field(default_factory=OutputSettings)
     metering: MeteringSettings = Field(default_factory=MeteringSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @model_validator(mode="before")
@@ -170,6 +172,10 @@ class Settings(BaseSettings):
             topics.ledger_commands,
             topics.ledger_replies,
             topics.usage,
+            topics.bulk_requests,
+            topics.batches,
+            topics.batch_progress,
+            topics.batch_completed,
         )
 
     def to_env(self) -> dict[str, str]:

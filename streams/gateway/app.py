@@ -19,7 +19,7 @@ from streams.gateway.deps import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
 from streams.gateway.metering import RateLimitHeaders
-from streams.gateway.routes import compat, native
+from streams.gateway.routes import batches, compat, native
 from streams.gateway.service import Gateway
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="cutstream", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.include_router(native.router)
+    app.include_router(batches.router)
     for router in compat.ROUTERS:
         app.include_router(router)
 

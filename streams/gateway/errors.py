@@ -84,6 +84,9 @@ _STATUS: dict[str, int] = {
     ErrorCode.ACCOUNT_SUSPENDED: 403,
     ErrorCode.RATE_LIMIT_EXCEEDED: 429,
     ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.CANCELED: 409,
+    ErrorCode.OUTPUT_NOT_ALLOWED: 403,
+    ErrorCode.BATCHES_NOT_IN_PLAN: 403,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -96,6 +96,20 @@ class Meter:
         if view is not None and view.status is AccountStatus.SUSPENDED:
             raise AdmissionRefusedError("the account is suspended", ErrorCode.ACCOUNT_SUSPENDED)
 
+    async def check_batches(self, account: str) -> None:
+        """403 ``batches_not_in_plan`` unless the account's plan is unmetered (no limits,
+        no credits): batch items are not admitted one by one through the ledger yet, so a
+        metered plan must not reach them (the seam: ``streams.batches.planner``)."""
+        view = await self.views.cached(account)
+        name = view.plan if view is not None else self.settings.accounts.get(account)
+        plan = self.settings.plans.get(name) if name is not None else None
+        if plan is None or plan.draws_credits or plan.limits():
+            raise AdmissionRefusedError(
+                "batches are for accounts on unmetered plans (such as `internal`) for now; "
+                "submit the images one by one, or ask for a plan change",
+                ErrorCode.BATCHES_NOT_IN_PLAN,
+            )
+
     def headers(self, account: str) -> dict[str, str]:
         """The rate-limit headers of ``account`` from the freshest view this process has."""
         view = self.views.known(account)

@@ -31,6 +31,7 @@ from streams.gateway.exceptions import JobConflictError, JobNotFoundError
 from streams.gateway.inputs import ImageSource, RemoteImage, Upload
 from streams.gateway.metering import Meter
 from streams.messaging.backlog import Backlog
+from streams.messaging.batches import Batches
 from streams.messaging.results import ResultDispatcher
 from streams.messaging.submit import Submitter, image_request, new_request_id
 from streams.net.urlguard import UrlPolicy
@@ -54,9 +55,11 @@ class Gateway:
         self.results = ResultDispatcher(settings, on_result=self.estimates.saw)
         self.meter = Meter(settings, self.store) if settings.metering.enabled else None
         """Admission through the ledger (``None``: metering is off)."""
+        self.batches = Batches(settings, self.store, self.presigner, "gateway-batches")
 
     async def start(self) -> None:
         await self.submitter.start()
+        await self.batches.start()
         await self.results.start()
         await self.estimates.backlog.start()
         if self.meter is not None:
@@ -67,6 +70,7 @@ class Gateway:
             await self.meter.stop()
         await self.estimates.backlog.stop()
         await self.results.stop()
+        await self.batches.stop()
         await self.submitter.stop()
 
     # Submitting -------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """``cutstream stack`` and ``cutstream up``: run the services in the foreground.
 
 The runner owns every child: the embedded servers, the processor workers, the webhook
-notifier, the ledger and the HTTP gateway. Ctrl-C or SIGTERM stops the services first
-(they finish and commit), then the broker, then S3. If a service dies on its own, the runner stops
-everything and exits non-zero rather than carrying on half-alive.
+notifier, the ledger, the batch service and the HTTP gateway. Ctrl-C or SIGTERM stops the
+services first (they finish and commit), then the broker, then S3. If a service dies on its
+own, the runner stops everything and exits non-zero rather than carrying on half-alive.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ async def run_services(
             planned.append(service_process(settings, "notifier"))
             if settings.metering.enabled:
                 planned.append(service_process(settings, "ledger"))
+            planned.append(service_process(settings, "batches"))
             planned.append(service_process(settings, "gateway"))
         for child in planned:
             child.start()

@@ -8,7 +8,9 @@ tests, dry runs). Callers on the event loop use ``asyncio.to_thread``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Protocol
 
 
@@ -35,6 +37,10 @@ class ObjectStore(ABC):
     @abstractmethod
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         """Write ``data`` at ``key``, replacing what was there."""
+
+    @abstractmethod
+    def put_file(self, bucket: str, key: str, path: Path, content_type: str) -> None:
+        """Write the file at ``path`` at ``key``, streamed from disk (never read whole)."""
 
     @abstractmethod
     def get(self, bucket: str, key: str) -> bytes:
@@ -71,6 +77,15 @@ class ObjectStore(ABC):
     @abstractmethod
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Keys under ``prefix`` (recursively), sorted."""
+
+    @abstractmethod
+    def iter_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` (recursively) in key order, fetched a page at a time (a
+        prefix of a million objects is never held at once)."""
+
+    @abstractmethod
+    def stream(self, bucket: str, key: str, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+        """The object at ``key`` in chunks, read as they are consumed (never whole)."""
 
     @abstractmethod
     def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:

@@ -8,7 +8,10 @@ Buckets (``s3.*_bucket``):
 - jobs: ``<account>/<request_id>.json`` — the job record; ``_keys/<key id>.json`` — an API
   key record (its hash only); ``_webhooks/disabled/<sha256 of the URL>.json`` — an endpoint
   that answered 410 Gone; ``_accounts/<account>.json`` — the ledger's last view of an
-  account (a projection: the ledger's table is the truth).
+  account (a projection: the ledger's table is the truth); ``_batches/<account>/<batch_id>/``
+  — a batch's record, progress and result chunks (:mod:`streams.storage.batches`);
+- outputs, for batches: ``<account>/batches/<batch_id>/`` — the default output prefix and
+  the results manifest (``results.csv``, ``results.jsonl``).
 
 Account and request ids are key-safe (:func:`schemas.events.is_key_safe`), so no key built
 here can climb out of its prefix.
@@ -24,6 +27,7 @@ UPLOADS_PREFIX = "uploads/"
 API_KEYS_PREFIX = "_keys/"
 ACCOUNTS_PREFIX = "_accounts/"
 DISABLED_WEBHOOKS_PREFIX = "_webhooks/disabled/"
+BATCHES_PREFIX = "_batches/"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """File name suffixes taken as images when a local folder is searched."""
 
@@ -61,6 +65,26 @@ def api_key_record_key(key_id: str) -> str:
 def account_key(account: str) -> str:
     """Key of an account's projection in the jobs bucket."""
     return f"{ACCOUNTS_PREFIX}{account}.json"
+
+
+def batches_prefix(account: str) -> str:
+    """Where an account's batches are kept, in the jobs bucket."""
+    return f"{BATCHES_PREFIX}{account}/"
+
+
+def batch_prefix(account: str, batch_id: str) -> str:
+    """Where one batch's record, progress and result chunks are, in the jobs bucket."""
+    return f"{batches_prefix(account)}{batch_id}/"
+
+
+def batch_output_prefix(account: str, batch_id: str) -> str:
+    """A batch's default output prefix, in the outputs bucket (inside the account's own)."""
+    return f"{output_prefix(account)}batches/{batch_id}/"
+
+
+def batch_results_key(account: str, batch_id: str, extension: str) -> str:
+    """Key of a batch's results manifest (``csv`` or ``jsonl``) in the outputs bucket."""
+    return f"{batch_output_prefix(account, batch_id)}results.{extension}"
 
 
 def disabled_webhook_key(url: str) -> str:

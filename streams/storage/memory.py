@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from streams.exceptions import ObjectNotFoundError
@@ -31,6 +33,9 @@ class MemoryObjectStore(ObjectStore):
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         with self._lock:
             self._bucket(bucket)[key] = (bytes(data), content_type)
+
+    def put_file(self, bucket: str, key: str, path: Path, content_type: str) -> None:
+        self.put(bucket, key, path.read_bytes(), content_type)
 
     def get(self, bucket: str, key: str) -> bytes:
         return self.get_with_etag(bucket, key)[0]
@@ -76,6 +81,14 @@ class MemoryObjectStore(ObjectStore):
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         with self._lock:
             return sorted(key for key in self._bucket(bucket) if key.startswith(prefix))
+
+    def iter_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        yield from self.list_keys(bucket, prefix)
+
+    def stream(self, bucket: str, key: str, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+        data = self.get(bucket, key)
+        for start in range(0, len(data), chunk_bytes):
+            yield data[start : start + chunk_bytes]
 
     def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
         """A ``memory://`` URL naming the object (nothing can fetch it)."""

@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import urllib3
@@ -85,6 +86,10 @@ class S3ObjectStore(ObjectStore):
                 bucket, key, io.BytesIO(data), len(data), content_type=content_type
             )
 
+    def put_file(self, bucket: str, key: str, path: Path, content_type: str) -> None:
+        with self._translated(f"s3://{bucket}/{key}"):
+            self.client.fput_object(bucket, key, str(path), content_type=content_type)
+
     def get(self, bucket: str, key: str) -> bytes:
         return self.get_with_etag(bucket, key)[0]
 
@@ -163,6 +168,21 @@ class S3ObjectStore(ObjectStore):
         with self._translated(f"s3://{bucket}/{prefix}*"):
             objects = self.client.list_objects(bucket, prefix=prefix, recursive=True)
             return sorted(obj.object_name for obj in objects if obj.object_name)
+
+    def iter_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        with self._translated(f"s3://{bucket}/{prefix}*"):
+            for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+                if obj.object_name:
+                    yield obj.object_name
+
+    def stream(self, bucket: str, key: str, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+        with self._translated(f"s3://{bucket}/{key}"):
+            response = self.client.get_object(bucket, key)
+            try:
+                yield from response.stream(chunk_bytes)
+            finally:
+                response.close()
+                response.release_conn()
 
     def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
         """A URL anyone holding it can GET the object with until ``expires`` passes."""

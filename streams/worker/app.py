@@ -23,16 +23,19 @@ from streams.messaging.records import record_of
 from streams.messaging.tiers import attempt_of, register_delay_tiers
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
-from streams.storage.access import ReadAccess
+from streams.storage.access import ReadAccess, WriteAccess
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 from streams.worker.budget import MemoryBudget, return_freed_pictures
 from streams.worker.handling import Inbound, Processor, RetryPolicy
+from streams.worker.lanes import Lanes
 from streams.worker.publish import Publisher, Topics, declare_topics
 
 log = logging.getLogger(__name__)
 
 PROCESSOR_AGENT = "cutstream.processor"
+BULK_AGENT = "cutstream.processor.bulk"
 
 
 def _inbound(event: Any, due_topic: str) -> Inbound:
@@ -43,13 +46,22 @@ def _inbound(event: Any, due_topic: str) -> Inbound:
 def register_processor(
     app: faust.App, topics: Topics, processor: Processor, settings: Settings
 ) -> None:
-    """The processor agent: batches from Kafka, up to ``worker.concurrency`` requests in
-    flight (their model runs serialised by the remover), results published as they finish,
-    acks in arrival order."""
+    """The processor agents: batches from Kafka, up to ``worker.concurrency`` interactive
+    requests and ``batches.bulk_in_flight`` batch items in flight (their model runs
+    serialised by the remover, interactive first), results published as they finish, acks
+    in arrival order. See :mod:`streams.worker.lanes` for how the lanes share a worker."""
     worker = settings.worker
     publisher = Publisher(topics)
+    lanes = Lanes()
 
     async def handle(event: Any) -> None:
+        message = _inbound(event, settings.retry_due_topic)
+        async with lanes.interactive_request():
+            delivery = await processor.handle(message)
+        await publisher.publish(delivery)
+
+    async def handle_bulk(event: Any) -> None:
+        await lanes.bulk_turn()
         message = _inbound(event, settings.retry_due_topic)
         await publisher.publish(await processor.handle(message))
 
@@ -62,6 +74,15 @@ def register_processor(
         concurrency=worker.concurrency,
         dead_letters=topics.dead_letter,
         on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
+    )
+    register_in_flight_agent(
+        app,
+        topics.bulk,
+        BULK_AGENT,
+        handle_bulk,
+        settings,
+        concurrency=settings.batches.bulk_in_flight,
+        dead_letters=topics.dead_letter,
     )
 
 
@@ -83,9 +104,13 @@ def build_worker_app(settings: Settings) -> faust.App:
                 settings.limits.max_input_bytes,
                 settings.urls.fetch_timeout_s,
                 settings.urls.max_redirects,
+                settings.urls.max_per_host,
+                settings.urls.max_retry_after_s,
             ),
         ),
         access=ReadAccess(settings.s3, settings.access.read_grants),
+        writes=WriteAccess(settings.s3, settings.access.write_grants),
+        batches=BatchStore(store, settings.s3.jobs_bucket, settings.s3.output_bucket),
         output_bucket=settings.s3.output_bucket,
         retry=RetryPolicy(tuple(settings.worker.retry_delays_s)),
         executor=ThreadPoolExecutor(

@@ -20,11 +20,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from cachetools import TTLCache
 from pydantic import ValidationError
 
 from processors import RemovalResult, Remover
+from schemas.batches import BatchItemDone, BatchState
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
     SCHEMA_VERSION,
@@ -46,13 +48,14 @@ from streams.messaging.locks import KeyedLocks
 from streams.messaging.records import Record, dead_letter
 from streams.net.fetch import Fetcher
 from streams.storage import jobs
-from streams.storage.access import ReadAccess
+from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.base import ObjectStore
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.layout import output_key
 from streams.worker.budget import MemoryBudget
 from streams.worker.rejects import Probe, Rejects
-from streams.worker.results import completed_event, failed_event
+from streams.worker.results import batch_item_done, completed_event, failed_event
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,19 @@ class Delivery:
     failed: ImageFailed | None = None
     retry: RetryOrder | None = None
     dead_letter: DeadLetter | None = None
+    batch_item: BatchItemDone | None = None
+    """A batch item's outcome, for the batch tracker (beside its completed/failed event)."""
+
+
+BULK_PRIORITY = 1
+"""The model's priority of batch items (interactive requests have 0, so they go first)."""
+
+
+class ItemCanceledError(CutstreamError):
+    """The request is an item of a canceled batch (or its job was canceled) and had not
+    run: it ends ``canceled``, so its batch still accounts for it."""
+
+    code = ErrorCode.CANCELED
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,8 @@ class Processor:
         remover: Remover,
         fetcher: Fetcher,
         access: ReadAccess,
+        writes: WriteAccess,
+        batches: BatchStore,
         output_bucket: str,
         retry: RetryPolicy,
         executor: Executor,
@@ -123,6 +141,9 @@ class Processor:
         self.remover = remover
         self.fetcher = fetcher
         self.access = access
+        self.writes = writes
+        self.batches = batches
+        self._canceled: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=1024, ttl=1.0)
         self.output_bucket = output_bucket
         self.retry = retry
         self.executor = executor
@@ -151,13 +172,26 @@ class Processor:
         # the first's outcome and republishes it, nothing is computed twice.
         async with self._locks.hold((request.account, request.request_id)):
             try:
-                return await self._handle(request, message, attempt)
+                delivery = await self._handle(request, message, attempt)
             except CutstreamError as exc:
-                return await self._failure(request, message, attempt, exc)
+                delivery = await self._failure(request, message, attempt, exc)
             except Exception as exc:  # a bug: report it, do not retry forever
                 log.exception("request %s failed unexpectedly", request.request_id, extra=extra)
                 error = CutstreamError(f"internal error: {exc!r}")
-                return await self._failure(request, message, attempt, error)
+                delivery = await self._failure(request, message, attempt, error)
+        return _with_batch_item(request, delivery)
+
+    async def _batch_canceled(self, request: ImageRequested) -> bool:
+        """Whether the request's batch has been canceled (looked up at most once a second
+        per batch)."""
+        item = request.payload.batch
+        if item is None:
+            return False
+        key = (request.account, item.batch_id)
+        if key not in self._canceled:
+            batch = await self.batches.get(*key)
+            self._canceled[key] = batch is not None and batch.state is BatchState.CANCELED
+        return self._canceled[key]
 
     async def _handle(self, request: ImageRequested, message: Inbound, attempt: int) -> Delivery:
         record = await self.jobs.get(request.account, request.request_id)
@@ -170,6 +204,8 @@ class Processor:
         if record is not None and record.status is JobStatus.CANCELED:
             log.info("request %s was canceled; skipping it", request.request_id)
             metrics.REQUESTS.labels(outcome="canceled", code="").inc()
+            if request.payload.batch is not None:  # its batch still needs its outcome
+                raise ItemCanceledError(f"job {request.request_id} was canceled")
             return Delivery()
         if record is not None and record.status.finished:
             log.info(
@@ -182,6 +218,11 @@ class Processor:
             if record.status is JobStatus.SUCCEEDED:
                 return Delivery(completed=completed_event(record))
             return Delivery(failed=failed_event(record))
+        if await self._batch_canceled(request):
+            raise ItemCanceledError("its batch was canceled before it ran")
+        destination = request.payload.output
+        if destination is not None:
+            self.writes.check(request.account, destination.bucket, destination.key)
         # The request as queued (by the ledger, it holds credits) is the one on record.
         record = (record or jobs.accepted(request)).model_copy(update={"request": request.payload})
         record = jobs.attempt_started(record, self.worker)
@@ -190,9 +231,11 @@ class Processor:
         data = await self._fetch(request)
         decoded_bytes = self.remover.header(data).decoded_bytes  # bad input fails here
         loop = asyncio.get_running_loop()
+        # Batch items wait for the model behind interactive requests.
+        priority = BULK_PRIORITY if request.payload.batch is not None else 0
         async with self.budget.reserve(decoded_bytes):
             result = await loop.run_in_executor(
-                self.executor, self.remover.remove, data, request.payload.options
+                self.executor, self.remover.remove, data, request.payload.options, priority
             )
         output = await self._store(request, result)
         event_id = result_event_id(request.account, request.request_id, "completed")
@@ -241,13 +284,19 @@ class Processor:
         return await self.fetcher.fetch(str(source.url))
 
     async def _store(self, request: ImageRequested, result: RemovalResult) -> OutputInfo:
-        key = output_key(request.account, request.request_id, result.extension)
-        await asyncio.to_thread(
-            self.store.put, self.output_bucket, key, result.data, result.content_type
+        destination = request.payload.output
+        bucket, key = (
+            (destination.bucket, destination.key)
+            if destination is not None
+            else (
+                self.output_bucket,
+                output_key(request.account, request.request_id, result.extension),
+            )
         )
+        await asyncio.to_thread(self.store.put, bucket, key, result.data, result.content_type)
         box = result.foreground
         return OutputInfo(
-            bucket=self.output_bucket,
+            bucket=bucket,
             key=key,
             content_type=result.content_type,
             size_bytes=len(result.data),
@@ -319,3 +368,12 @@ class Processor:
         except CutstreamError as exc:
             log.warning("could not update job record %s: %s", request.request_id, exc)
             return None
+
+
+def _with_batch_item(request: ImageRequested, delivery: Delivery) -> Delivery:
+    """``delivery`` plus its ``batch.item`` when the request is a batch item with an
+    outcome (a retry or a dead-lettered duplicate has none yet)."""
+    event = delivery.completed or delivery.failed
+    if request.payload.batch is None or event is None:
+        return delivery
+    return replace(delivery, batch_item=batch_item_done(request, event))

@@ -18,12 +18,15 @@ class Topics:
 
     requests: faust.TopicT
     """Requests, from anybody, and due retries, from the retry tiers."""
+    bulk: faust.TopicT
+    """The bulk lane: batch items, from the planner."""
     due: faust.TopicT
     """Due retries only (to forward to)."""
     completed: faust.TopicT
     failed: faust.TopicT
     dead_letter: faust.TopicT
     retries: tuple[faust.TopicT, ...]
+    batch_progress: faust.TopicT
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -31,11 +34,13 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         requests=app.topic(
             settings.topics.requests, settings.retry_due_topic, key_type=bytes, value_type=bytes
         ),
+        bulk=app.topic(settings.topics.bulk_requests, key_type=bytes, value_type=bytes),
         due=raw_topic(app, settings.retry_due_topic),
         completed=raw_topic(app, settings.topics.completed),
         failed=raw_topic(app, settings.topics.failed),
         dead_letter=raw_topic(app, settings.topics.dead_letter),
         retries=tuple(raw_topic(app, name) for name in settings.retry_topics),
+        batch_progress=raw_topic(app, settings.topics.batch_progress),
     )
 
 
@@ -54,6 +59,11 @@ class Publisher:
                 await topic.send(
                     key=event.request_id.encode(), value=event.model_dump_json().encode()
                 )
+        if delivery.batch_item is not None:
+            item = delivery.batch_item
+            await self.topics.batch_progress.send(
+                key=item.batch_id.encode(), value=item.model_dump_json().encode()
+            )
         if delivery.dead_letter is not None:
             letter = delivery.dead_letter
             await self.topics.dead_letter.send(

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.batches import BatchItemDone, ResultRow
+from schemas.errors import ErrorCode
 from schemas.events import (
     ImageCompleted,
     ImageError,
     ImageFailed,
+    ImageRequested,
     ImageResult,
+    UrlInput,
     result_event_id,
 )
 from schemas.jobs import JobRecord
@@ -54,3 +58,43 @@ def failed_event(record: JobRecord) -> ImageFailed:
         credits_refunded=record.request.credits if record.request is not None else 0,
     )
     return ImageFailed(**_result_envelope(record, "failed"), payload=error)
+
+
+def batch_item_done(request: ImageRequested, event: ImageCompleted | ImageFailed) -> BatchItemDone:
+    """The ``batch.item`` a batch item's result stands for (the tracker's row)."""
+    item = request.payload.batch
+    if item is None:
+        raise ValueError(f"request {request.request_id} is not a batch item")
+    source = request.payload.input
+    common: dict[str, Any] = {
+        "index": item.index,
+        "item_id": item.item_id,
+        "input": str(source.url)
+        if isinstance(source, UrlInput)
+        else f"s3://{source.bucket}/{source.key}",
+        "request_id": request.request_id,
+    }
+    if isinstance(event, ImageCompleted):
+        output = event.payload.output
+        box = output.foreground
+        row = ResultRow(
+            **common,
+            status="succeeded",
+            output_bucket=output.bucket,
+            output_key=output.key,
+            content_type=output.content_type,
+            bytes=output.size_bytes,
+            width=output.width,
+            height=output.height,
+            foreground=(box.left, box.top, box.width, box.height) if box else None,
+            credits=event.payload.credits_charged,
+        )
+    else:
+        error = event.payload.error
+        row = ResultRow(
+            **common,
+            status="canceled" if error.code is ErrorCode.CANCELED else "failed",
+            error_code=error.code,
+            error_message=error.message,
+        )
+    return BatchItemDone(batch_id=item.batch_id, account=request.account, row=row)

@@ -108,6 +108,10 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             "ledger_commands": f"test.{suffix}.ledger.commands",
             "ledger_replies": f"test.{suffix}.ledger.replies",
             "usage": f"test.{suffix}.usage",
+            "bulk_requests": f"test.{suffix}.requests.bulk",
+            "batches": f"test.{suffix}.batches",
+            "batch_progress": f"test.{suffix}.batches.progress",
+            "batch_completed": f"test.{suffix}.batches.completed",
         }
     )
     worker_settings = base.worker.model_copy(
@@ -129,6 +133,9 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
     metering = base.metering.model_copy(
         update={"group_id": f"test-ledger-{suffix}", "web_port": 0, "projection_interval_s": 0.2}
     )
+    batches = base.batches.model_copy(
+        update={"group_id": f"test-batches-{suffix}", "web_port": 0, "tracker_window_s": 0.2}
+    )
     urls = base.urls.model_copy(update={"allow_http": True, "allow_loopback": True})
     return base.model_copy(
         update={
@@ -136,6 +143,7 @@ def private_topics(base: Settings, **worker: Any) -> Settings:
             "worker": worker_settings,
             "webhooks": webhooks,
             "metering": metering,
+            "batches": batches,
             "urls": urls,
         }
     )
@@ -185,7 +193,8 @@ def web() -> Iterator[Server]:
 def api(
     stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    """A gateway, a worker, a notifier and a ledger on topics private to this session."""
+    """A gateway, a worker, a notifier, a ledger and a batch service on topics private to
+    this session."""
     settings = gateway_settings(private_topics(stack_settings), sync_timeout_s=90.0)
     plans = settings.metering.plans | TEST_PLANS
     settings = settings.model_copy(
@@ -197,6 +206,7 @@ def api(
         start_service(settings, "worker", logs),
         start_service(settings, "notifier", logs),
         start_service(settings, "ledger", logs),
+        start_service(settings, "batches", logs),
     ]
     gateway = asyncio.run(start_gateway(settings, logs))
     gateway.processes += workers

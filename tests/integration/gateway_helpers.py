@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from schemas.ledger import AccountView, Command, CreateAccount
 from streams.config.settings import Settings
 from streams.messaging.ledger import LedgerClient
 from streams.stack import ManagedProcess
+from streams.storage.apikeys import KeyStore
+from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server
 from tests.integration.support import free_port, start_service
 
@@ -98,6 +101,14 @@ async def create_account(
     [view] = await ask_ledger(settings, CreateAccount(account=name, plan=plan, credits=credits))
     assert view is not None, f"could not create account {name}"
     return view
+
+
+async def new_account(api: RunningGateway, plan: str, credits: int = 0) -> tuple[str, str]:
+    """A fresh account on ``plan`` and an API key of it."""
+    name = f"acct-{uuid.uuid4().hex[:10]}"
+    await create_account(api.settings, name, plan, credits)
+    key, _ = KeyStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket).create(name)
+    return name, key
 
 
 def bearer(key: str = DEV_KEY) -> dict[str, str]:

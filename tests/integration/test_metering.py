@@ -31,6 +31,7 @@ from tests.integration.gateway_helpers import (
     ask_ledger,
     create_account,
     gateway_settings,
+    new_account,
     poll,
     start_gateway,
 )
@@ -39,14 +40,6 @@ from tests.integration.support import free_port, start_service
 pytestmark = pytest.mark.integration
 
 CUP_URI = "data:image/jpeg;base64," + base64.b64encode(CUP).decode()
-
-
-async def new_account(api: RunningGateway, plan: str, credits: int = 0) -> tuple[str, str]:
-    """A fresh account on ``plan`` and an API key of it."""
-    name = f"acct-{uuid.uuid4().hex[:10]}"
-    await create_account(api.settings, name, plan, credits)
-    key, _ = KeyStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket).create(name)
-    return name, key
 
 
 async def show(settings: Settings, name: str) -> AccountView:

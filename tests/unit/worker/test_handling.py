@@ -19,7 +19,8 @@ from streams.config.settings import S3Settings
 from streams.exceptions import StorageUnavailableError
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
-from streams.storage.access import ReadAccess
+from streams.storage.access import ReadAccess, WriteAccess
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
 from streams.worker.budget import MemoryBudget
@@ -48,7 +49,7 @@ S3_BUCKETS = S3Settings(input_bucket="uploads-bucket", output_bucket="outputs", 
 
 def make_store(store: MemoryObjectStore | None = None) -> MemoryObjectStore:
     store = store or MemoryObjectStore()
-    for bucket in ("inputs", "uploads-bucket", "outputs", "jobs"):
+    for bucket in ("inputs", "uploads-bucket", "outputs", "jobs", "catalog"):
         store.ensure_bucket(bucket)
     return store
 
@@ -68,6 +69,8 @@ def make_processor(
         remover=remover,
         fetcher=Fetcher(UrlPolicy(**policy), FetchLimits(timeout_s=5)),
         access=ReadAccess(S3_BUCKETS, {"acme": ["s3://inputs/"]}),
+        writes=WriteAccess(S3_BUCKETS, {"acme": ["s3://catalog/acme/"]}),
+        batches=BatchStore(store, "jobs", "outputs"),
         output_bucket="outputs",
         retry=RetryPolicy((0.5, 1.0)),
         executor=executor,
@@ -373,3 +376,87 @@ async def test_a_different_request_under_a_taken_id_is_dead_lettered_and_changes
     assert second.dead_letter.error.code is ErrorCode.CONFLICT
     assert await jobs_store.get("acme", "req-1") == before
     assert store.list_keys("outputs", "acme/") == ["acme/req-1.png"]
+
+
+async def test_an_output_destination_is_written_where_the_account_may(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    payload = {
+        "input": {"bucket": "inputs", "key": "cat.jpg"},
+        "output": {"bucket": "catalog", "key": "acme/sku-1/front.png"},
+    }
+    delivery = await make_processor(store, remover, executor).handle(message(payload))
+    assert delivery.completed is not None
+    output = delivery.completed.payload.output
+    assert (output.bucket, output.key) == ("catalog", "acme/sku-1/front.png")
+    assert store.get("catalog", "acme/sku-1/front.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not store.exists("outputs", "acme/req-1.png")
+
+
+async def test_an_output_destination_outside_the_grants_fails_with_a_code(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    payload = {
+        "input": {"bucket": "inputs", "key": "cat.jpg"},
+        "output": {"bucket": "outputs", "key": "other-account/x.png"},
+    }
+    delivery = await make_processor(store, remover, executor).handle(message(payload))
+    assert delivery.failed is not None
+    assert delivery.failed.payload.error.code == "output_not_allowed"
+    assert store.list_keys("outputs") == []
+
+
+def _batch_item(index: int) -> dict[str, Any]:
+    return {
+        "input": {"bucket": "inputs", "key": "cat.jpg"},
+        "batch": {"batch_id": "b1", "index": index, "item_id": f"sku-{index}"},
+    }
+
+
+async def test_a_batch_item_reports_its_row_for_the_tracker(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    delivery = await processor.handle(message(_batch_item(7), request_id="b1.7"))
+    item = delivery.batch_item
+    assert item is not None
+    assert delivery.completed is not None
+    assert (item.batch_id, item.account) == ("b1", "acme")
+    row = item.row
+    assert (row.index, row.item_id, row.status, row.request_id) == (7, "sku-7", "succeeded", "b1.7")
+    assert row.input == "s3://inputs/cat.jpg"
+    assert row.output_key == delivery.completed.payload.output.key
+    assert row.bytes == delivery.completed.payload.output.size_bytes
+
+    # A redelivery republishes the same row (the tracker counts each index once).
+    again = await processor.handle(message(_batch_item(7), request_id="b1.7"))
+    assert again.batch_item == item
+
+
+async def test_items_of_a_canceled_batch_end_canceled_without_running(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    from schemas.batches import BatchRecord, BatchSpec, BatchState
+
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    spec = BatchSpec.model_validate(
+        {"batch_id": "b1", "account": "acme", "source": {"kind": "prefix", "bucket": "inputs"}}
+    )
+    await BatchStore(store, "jobs", "outputs").create(
+        BatchRecord(spec=spec, state=BatchState.CANCELED)
+    )
+    delivery = await make_processor(store, remover, executor).handle(
+        message(_batch_item(0), request_id="b1.0")
+    )
+    assert delivery.failed is not None
+    assert delivery.batch_item is not None
+    assert delivery.failed.payload.error.code == "canceled"
+    assert delivery.batch_item.row.status == "canceled"
+    assert store.list_keys("outputs") == []

@@ -1,0 +1,305 @@
+"""Batches: a manifest or a bucket prefix in, one request per item, a results manifest out.
+
+A batch is submitted once (``batch.submitted`` on ``topics.batches``); the planner streams
+its source into the bulk lane, one ``image.requested`` per item with a deterministic
+request id (:func:`schemas.events.batch_request_id`); workers report each item's outcome
+as ``batch.item`` on ``topics.batch_progress`` (keyed by batch id, so one tracker owns a
+batch); the planner ends its source with ``batch.planned``; the tracker counts, writes the
+results manifest and announces ``batch.completed``.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.events import (
+    AccountId,
+    BatchId,
+    BucketName,
+    ErrorInfo,
+    FailureCode,
+    InputRef,
+    WebUrl,
+    utc_now,
+)
+from schemas.options import RemovalOptions
+
+SCHEMA_VERSION = 1
+
+TEMPLATE_FIELDS = frozenset({"id", "index", "stem", "ext", "batch_id"})
+"""Fields every name template may use; a manifest's own columns may be used too."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+
+def _template_checked(template: str) -> str:
+    fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    if not fields:
+        raise ValueError("a name template names at least one field, e.g. {id}.{ext}")
+    for name in fields:
+        if not name.isidentifier():
+            raise ValueError(f"{{{name}}} is not a field name (letters, digits, _)")
+    if template.startswith("/") or ".." in template.split("/"):
+        raise ValueError("a name template is relative and has no '..' segment")
+    return template
+
+
+NameTemplate = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=512),
+    AfterValidator(_template_checked),
+    Field(
+        description="Object name of each output under the output prefix: `{id}` (the item's "
+        "id), `{index}`, `{stem}` (the input's file name without its extension), `{ext}` "
+        "(the output format's extension), `{batch_id}` and any manifest column (`{sku}`).",
+        examples=["{id}.{ext}", "{sku}/{stem}.webp"],
+    ),
+]
+
+
+class ManifestSource(_Model):
+    """A CSV or JSONL file listing the items (one per row or line)."""
+
+    kind: Literal["manifest"] = "manifest"
+    manifest: InputRef = Field(description="Where the manifest is: an S3 object or a URL.")
+    format: Literal["csv", "jsonl"] | None = Field(
+        default=None,
+        description="`csv` (a header row) or `jsonl`; by default from the name's extension "
+        "(`.csv`, `.jsonl`, `.ndjson`), else from the first character (`{` is JSONL).",
+    )
+    input_column: str | None = Field(
+        default=None,
+        description="CSV column (JSONL field) with each item's input: an https URL, an "
+        "`s3://bucket/key` or a key in the inputs bucket. Default: the first of "
+        "`image_url`, `url`, `input`, `s3_key`, `key`, `image` present.",
+    )
+    id_column: str | None = Field(
+        default=None,
+        description="Column with each item's id (used in names and the results). Default: "
+        "`id` or `sku` when present, else the item's position.",
+    )
+
+
+class PrefixSource(_Model):
+    """Every image (`.jpg`, `.jpeg`, `.png`, `.webp`) under a bucket prefix."""
+
+    kind: Literal["prefix"] = "prefix"
+    bucket: BucketName
+    prefix: str = Field(default="", max_length=1024, description="Key prefix ('' = all).")
+
+
+BatchSource = Annotated[ManifestSource | PrefixSource, Field(discriminator="kind")]
+
+
+class BatchOutput(_Model):
+    """Where a batch's outputs go."""
+
+    bucket: BucketName | None = Field(
+        default=None, description="Bucket of the outputs (default: `s3.output_bucket`)."
+    )
+    prefix: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Key prefix of the outputs, ending in `/` (default: "
+        "`<account>/batches/<batch_id>/`, next to the results manifest). It must be one "
+        "the account may write (`access.write_grants`).",
+    )
+    name_template: NameTemplate = "{id}.{ext}"
+
+
+class BatchSpec(_Model):
+    """What a batch is: fixed at submission."""
+
+    batch_id: BatchId
+    account: AccountId = "default"
+    source: BatchSource
+    options: RemovalOptions = Field(
+        default_factory=RemovalOptions,
+        description="Options of every item; a manifest may override them per item.",
+    )
+    output: BatchOutput = Field(default_factory=BatchOutput)
+    webhook_url: WebUrl | None = Field(
+        default=None, description="Where to POST the signed `batch.completed` notification."
+    )
+
+    def same_batch_as(self, other: BatchSpec) -> bool:
+        """Whether ``other`` is this batch submitted again (a resubmission resumes it)."""
+        return (self.source, self.options, self.output) == (
+            other.source,
+            other.options,
+            other.output,
+        )
+
+
+class BatchState(StrEnum):
+    PLANNING = "planning"
+    """Items are being read from the source and queued (some may already be done)."""
+    RUNNING = "running"
+    """Every item is queued; some have no outcome yet."""
+    COMPLETED = "completed"
+    """Every item has an outcome (succeeded or failed); the results manifest is written."""
+    CANCELED = "canceled"
+    """Canceled: items that had not run are `canceled`; once all have an outcome, the
+    results manifest is written (and `finished_at` set)."""
+
+
+class BatchRecord(_Model):
+    """The batch as stored (`<jobs bucket>/_batches/<account>/<batch_id>/batch.json`)."""
+
+    schema_version: int = SCHEMA_VERSION
+    spec: BatchSpec
+    state: BatchState = BatchState.PLANNING
+    queued: int = Field(default=0, ge=0, description="Items queued so far (a checkpoint).")
+    total: int | None = Field(
+        default=None, ge=0, description="Items in the source, once it has been read to the end."
+    )
+    truncated: bool = Field(
+        default=False, description="The source had more than `batches.max_items` items."
+    )
+    source_error: ErrorInfo | None = Field(
+        default=None, description="Why the source could not be read (to its end)."
+    )
+    created_at: datetime = Field(default_factory=utc_now)
+    planned_at: datetime | None = None
+    canceled_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+ItemStatus = Literal["succeeded", "failed", "canceled"]
+
+
+class ResultRow(_Model):
+    """One item's line in the results manifest."""
+
+    index: int = Field(ge=0)
+    item_id: str
+    input: str = Field(description="The item's input as the source gave it.")
+    request_id: str
+    status: ItemStatus
+    output_bucket: str | None = None
+    output_key: str | None = None
+    content_type: str | None = None
+    bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    foreground: tuple[int, int, int, int] | None = Field(
+        default=None, description="The subject's box in output pixels: left, top, width, height."
+    )
+    error_code: FailureCode | None = None
+    error_message: str | None = None
+    credits: int = 0
+
+
+class BatchCounts(_Model):
+    """How far a batch is."""
+
+    total: int | None = Field(description="Items in the source; null while it is being read.")
+    queued: int
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed + self.canceled
+
+
+class BatchSubmitted(_Model):
+    """Plan this batch (topic ``topics.batches``, keyed by batch id)."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["batch.submitted"] = "batch.submitted"
+    batch_id: BatchId
+    account: AccountId
+
+
+class BatchItemDone(_Model):
+    """One item's outcome (topic ``topics.batch_progress``, keyed by batch id)."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["batch.item"] = "batch.item"
+    batch_id: BatchId
+    account: AccountId
+    row: ResultRow
+
+
+class BatchPlanned(_Model):
+    """The planner has read the whole source (topic ``topics.batch_progress``)."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["batch.planned"] = "batch.planned"
+    batch_id: BatchId
+    account: AccountId
+    total: int = Field(ge=0)
+
+
+BatchProgressEvent = Annotated[BatchItemDone | BatchPlanned, Field(discriminator="type")]
+
+
+class BatchCompleted(_Model):
+    """Every item has an outcome (topic ``topics.batch_completed``, and the batch's
+    webhook)."""
+
+    schema_version: int = SCHEMA_VERSION
+    type: Literal["batch.completed"] = "batch.completed"
+    event_id: str = Field(description="Deterministic: the same batch always gives the same id.")
+    batch_id: BatchId
+    account: AccountId
+    state: BatchState
+    counts: BatchCounts
+    results_url: str = Field(description="Time-limited URL of the results manifest (CSV).")
+    results_key: str = Field(description="Key of the results manifest in the outputs bucket.")
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class BatchView(_Model):
+    """A batch as the API and the CLI show it."""
+
+    batch_id: BatchId
+    account: AccountId
+    state: BatchState
+    source: BatchSource
+    output: BatchOutput
+    counts: BatchCounts
+    rate_per_s: float | None = Field(
+        description="Items finished per second so far (null until two have finished)."
+    )
+    eta_s: float | None = Field(
+        description="Seconds until every item has an outcome at that rate (null while the "
+        "total is unknown or no rate has been seen)."
+    )
+    credits: int = Field(description="Credits charged for the batch's items so far.")
+    bytes: int = Field(description="Bytes of the outputs written so far.")
+    truncated: bool
+    source_error: ErrorInfo | None
+    created_at: datetime
+    planned_at: datetime | None
+    finished_at: datetime | None
+    results_url: str | None = Field(
+        description="Time-limited URL of the results manifest (CSV), once finished; "
+        "`GET /v1/batches/{id}/results` gives it (or the rows so far) at any time."
+    )
+
+
+class BatchCreate(_Model):
+    """Body of ``POST /v1/batches`` (JSON)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_id: BatchId | None = Field(
+        default=None,
+        description="Your id for the batch (resubmitting it resumes it); default: a generated one.",
+    )
+    source: BatchSource
+    options: RemovalOptions = Field(default_factory=RemovalOptions)
+    output: BatchOutput = Field(default_factory=BatchOutput)
+    webhook_url: WebUrl | None = None
