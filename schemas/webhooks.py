@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from schemas.batches import BatchCompleted
 from schemas.events import (
     SCHEMA_VERSION,
     Envelope,
@@ -98,6 +99,14 @@ class NativeWebhook(_Model):
     data: NativeWebhookData
 
 
+class BatchWebhook(_Model):
+    """A batch's webhook: ``{type, timestamp, data}`` with the ``batch.completed`` event."""
+
+    type: Literal["batch.completed"] = "batch.completed"
+    timestamp: datetime
+    data: BatchCompleted
+
+
 class JobsWebhook(_CamelModel):
     """``jobs`` payload: ``outputUrl`` on success, ``errorMessage`` on failure."""
 
@@ -135,7 +144,18 @@ class DeliveryTask(_Model):
     webhook_id: str = Field(description="The result event's id: stable across retries.")
     url: str
     format: WebhookFormat
-    result: ImageCompleted | ImageFailed = Field(discriminator="type")
+    result: ImageCompleted | ImageFailed | BatchCompleted = Field(discriminator="type")
+
+    @property
+    def subject(self) -> str:
+        """What the webhook is about: the request id, or the batch id."""
+        result = self.result
+        return result.batch_id if isinstance(result, BatchCompleted) else result.request_id
+
+    @property
+    def trace_id(self) -> str | None:
+        result = self.result
+        return None if isinstance(result, BatchCompleted) else result.trace_id
 
 
 DeliveryOutcome = Literal[

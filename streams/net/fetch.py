@@ -17,14 +17,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from processors.exceptions import ImageTooLargeError
 from schemas.errors import CutstreamError, ErrorCode
+from streams.net.headers import retry_after_s
 from streams.net.urlguard import UrlPolicy, resolve
 
 _NOT_FOUND = frozenset({404, 410})
@@ -59,19 +58,6 @@ class FetchLimits:
     max_redirects: int = 3
     max_per_host: int = 4
     max_retry_after_s: float = 30.0
-
-
-def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delay-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        when = parsedate_to_datetime(value)
-        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-    return None
 
 
 class Fetcher:

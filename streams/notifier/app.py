@@ -3,7 +3,8 @@
 Two agents and the delay tiers, in their own consumer group (``webhooks.group_id``):
 
 - *plan* reads the completed and failed topics and, for requests that asked for a
-  webhook, puts a delivery task on ``topics.webhook_deliveries``;
+  webhook, puts a delivery task on ``topics.webhook_deliveries`` (*plan-batches* does the
+  same for ``batch.completed`` of batches that asked for one);
 - *deliver* makes up to ``webhooks.concurrency`` attempts at once (a slow receiver holds
   one slot, not the others), then puts failed attempts on the retry tier for their attempt
   number — a delay topic, never a sleep in this loop — or, when exhausted or refused,
@@ -30,6 +31,7 @@ from streams.messaging.tiers import attempt_of, delay_headers, register_delay_ti
 from streams.net.urlguard import UrlPolicy
 from streams.notifier.delivery import Notifier, dead_letter_for
 from streams.notifier.payloads import Payloads
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 
@@ -37,6 +39,7 @@ from streams.storage.s3 import S3ObjectStore
 @dataclass(frozen=True)
 class NotifierTopics:
     results: faust.TopicT
+    batches: faust.TopicT
     deliveries: faust.TopicT
     retries: tuple[faust.TopicT, ...]
     dead_letter: faust.TopicT
@@ -47,6 +50,7 @@ def declare_topics(app: faust.App, settings: Settings) -> NotifierTopics:
     topics = settings.topics
     return NotifierTopics(
         results=app.topic(topics.completed, topics.failed, key_type=bytes, value_type=bytes),
+        batches=raw_topic(app, topics.batch_completed),
         deliveries=raw_topic(app, topics.webhook_deliveries),
         retries=tuple(raw_topic(app, name) for name in settings.webhook_retry_topics),
         dead_letter=raw_topic(app, topics.webhook_dead_letter),
@@ -61,10 +65,15 @@ def register_notifier(
     trusted = frozenset({settings.topics.webhook_deliveries})
 
     async def plan(event: Any) -> None:
-        task = await notifier.plan(event.value or b"")
+        await send(await notifier.plan(event.value or b""))
+
+    async def plan_batch(event: Any) -> None:
+        await send(await notifier.plan_batch(event.value or b""))
+
+    async def send(task: DeliveryTask | None) -> None:
         if task is not None:
             await topics.deliveries.send(
-                key=task.result.request_id.encode(), value=task.model_dump_json().encode()
+                key=task.subject.encode(), value=task.model_dump_json().encode()
             )
 
     async def deliver(event: Any) -> None:
@@ -88,6 +97,7 @@ def register_notifier(
 
     for topic, name, handle in (
         (topics.results, "cutstream.webhooks.plan", plan),
+        (topics.batches, "cutstream.webhooks.plan-batches", plan_batch),
         (topics.deliveries, "cutstream.webhooks.deliver", deliver),
     ):
         register_in_flight_agent(
@@ -109,6 +119,7 @@ def build_notifier_app(settings: Settings) -> faust.App:
     notifier = Notifier(
         store=store,
         jobs_store=JobStore(store, settings.s3.jobs_bucket),
+        batches=BatchStore(store, settings.s3.jobs_bucket, settings.s3.output_bucket),
         payloads=Payloads(store.public(settings), settings.outputs.url_expiry_s),
         settings=hooks,
         policy=UrlPolicy.of(settings.urls),

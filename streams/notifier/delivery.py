@@ -22,11 +22,11 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
 
+from schemas.batches import BatchCompleted
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
     RESULT_EVENTS,
@@ -47,10 +47,12 @@ from streams import metrics
 from streams.config.settings import WebhookSettings
 from streams.messaging.locks import KeyedLocks
 from streams.messaging.records import Record, dead_letter
+from streams.net.headers import retry_after_s
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy, UrlUnresolvableError, resolve
 from streams.notifier.payloads import Payloads
 from streams.notifier.signing import signed_headers
 from streams.storage.base import ObjectStore
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.layout import disabled_webhook_key
 
@@ -75,22 +77,6 @@ class Decision:
     delay_s: float | None = None
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header in seconds (delta-seconds or an HTTP date), if valid."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def decide(
     status: int | None, retry_after: str | None, attempt: int, settings: WebhookSettings
 ) -> Decision:
@@ -104,7 +90,7 @@ def decide(
         return Decision("exhausted")
     delay = settings.retry_delays_s[attempt - 1]
     if status in _RETRY_AFTER_STATUSES:
-        asked = retry_after_seconds(retry_after)
+        asked = retry_after_s(retry_after)
         if asked is not None:
             delay = min(asked, settings.max_retry_after_s)
     return Decision("retry", delay)
@@ -127,6 +113,7 @@ class Notifier:
         *,
         store: ObjectStore,
         jobs_store: JobStore,
+        batches: BatchStore,
         payloads: Payloads,
         settings: WebhookSettings,
         policy: UrlPolicy,
@@ -135,6 +122,7 @@ class Notifier:
         self.store = store
         self.payloads = payloads
         self.jobs = jobs_store
+        self.batches = batches
         self.settings = settings
         self.policy = policy
         self.client = client or httpx.AsyncClient(
@@ -171,6 +159,23 @@ class Notifier:
             result=result,
         )
 
+    async def plan_batch(self, value: bytes) -> DeliveryTask | None:
+        """The delivery a ``batch.completed`` calls for, or ``None`` (the batch asked for no
+        webhook, or its delivery was planned before: a marker object created only if
+        absent, so a republished event does not notify twice)."""
+        event = BatchCompleted.model_validate_json(value)
+        record = await self.batches.get(event.account, event.batch_id)
+        if record is None or record.spec.webhook_url is None:
+            return None
+        if not await self.batches.mark_webhook_planned(event.account, event.batch_id):
+            return None
+        return DeliveryTask(
+            webhook_id=event.event_id,
+            url=str(record.spec.webhook_url),
+            format=WebhookFormat.NATIVE,
+            result=event,
+        )
+
     async def attempt(self, task: DeliveryTask, attempt: int) -> AttemptResult:
         """Make delivery attempt ``attempt`` (1-based) of ``task``."""
         result = task.result
@@ -180,7 +185,11 @@ class Notifier:
             )
             await self._append(result, skipped)
             return AttemptResult(skipped)
-        record = await self.jobs.get(result.account, result.request_id)
+        record = (
+            None
+            if isinstance(result, BatchCompleted)
+            else await self.jobs.get(result.account, result.request_id)
+        )
         body = self.payloads.body(task, record)
         secrets_ = self.settings.secrets_for(result.account, task.url)
         headers = {
@@ -249,8 +258,16 @@ class Notifier:
             next_attempt_in_s=next_in_s,
         )
 
-    async def _append(self, result: ImageCompleted | ImageFailed, attempt: DeliveryAttempt) -> None:
-        """Append ``attempt`` to the job record (best effort: the record may be gone)."""
+    async def _append(
+        self, result: ImageCompleted | ImageFailed | BatchCompleted, attempt: DeliveryAttempt
+    ) -> None:
+        """Append ``attempt`` to the job record (best effort: the record may be gone; a
+        batch's attempts are in the logs and metrics only)."""
+        if isinstance(result, BatchCompleted):
+            log.info(
+                "batch %s webhook attempt %d: %s", result.batch_id, attempt.attempt, attempt.outcome
+            )
+            return
         try:
             record = await self.jobs.get(result.account, result.request_id)
             if record is not None:
@@ -279,9 +296,9 @@ class Notifier:
     ) -> WebhookExhausted:
         result = task.result
         return WebhookExhausted(
-            request_id=result.request_id,
+            request_id=task.subject,
             account=result.account,
-            trace_id=result.trace_id,
+            trace_id=task.trace_id,
             payload=WebhookExhaustedPayload(
                 webhook_id=task.webhook_id,
                 url=task.url,
@@ -326,8 +343,8 @@ def dead_letter_for(
         reason,
         DeadLetterError(code=code, message=message),
         max_message_bytes=max_message_bytes,
-        request_id=task.result.request_id,
+        request_id=task.subject,
         account=task.result.account,
-        trace_id=task.result.trace_id,
+        trace_id=task.trace_id,
         attempts=payload.attempts,
     )

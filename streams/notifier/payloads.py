@@ -13,9 +13,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from schemas.api.compat import artwork_of
+from schemas.batches import BatchCompleted
 from schemas.events import ImageCompleted, ImageFailed
 from schemas.jobs import JobRecord
 from schemas.webhooks import (
+    BatchWebhook,
     DeliveryTask,
     JobsWebhook,
     NativeWebhook,
@@ -33,8 +35,12 @@ class Payloads:
         self.url_expiry_s = url_expiry_s
 
     def body(self, task: DeliveryTask, record: JobRecord | None) -> bytes:
-        """The JSON body in the request's chosen shape (presigned output URL included)."""
+        """The JSON body in the request's chosen shape (presigned output URL included); a
+        batch's is always ``{type, timestamp, data}`` with its ``batch.completed``."""
         result = task.result
+        if isinstance(result, BatchCompleted):
+            batch = BatchWebhook(timestamp=datetime.now(UTC), data=result)
+            return batch.model_dump_json().encode()
         output_url = self._output_url(result)
         completed_at = result.created_at
         if task.format is WebhookFormat.JOBS:

@@ -60,6 +60,9 @@ class Progress(BaseModel):
     credits: int = 0
     bytes: int = 0
     chunks: int = Field(default=0, description="Result chunks written so far.")
+    total: int | None = Field(
+        default=None, description="The batch's total, once `batch.planned` has been seen."
+    )
     seen: str = Field(default="", description="Items counted: a zlib'd little-endian bitmap.")
     first_at: datetime | None = None
     last_at: datetime | None = None
@@ -157,6 +160,16 @@ class BatchStore:
         keys = await asyncio.to_thread(self.store.list_keys, self.bucket, prefix)
         return sorted(
             {key[len(prefix) :].split("/", 1)[0] for key in keys if key.endswith("/batch.json")}
+        )
+
+    async def mark_webhook_planned(self, account: str, batch_id: str) -> bool:
+        """Record that the batch's webhook is planned; ``False`` if it already was."""
+        return await asyncio.to_thread(
+            self.store.put_if_absent,
+            self.bucket,
+            self._key(account, batch_id, "webhook-planned.json"),
+            b"{}",
+            "application/json",
         )
 
     # The tracker's progress ------------------------------------------------------------

@@ -115,7 +115,7 @@ async def test_loopback_is_refused_without_the_development_setting(server: Serve
 def test_retry_after_reads_seconds_and_dates() -> None:
     from datetime import UTC, datetime
 
-    from streams.net.fetch import retry_after_s
+    from streams.net.headers import retry_after_s
 
     now = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
     assert retry_after_s("3", now) == 3.0

@@ -13,10 +13,12 @@ from schemas.errors import ErrorCode
 from schemas.events import ErrorInfo, ImageRequested, OutputInfo
 from schemas.webhooks import DeliveryTask, WebhookFormat
 from streams.config.settings import Settings, WebhookSettings
+from streams.net.headers import retry_after_s
 from streams.net.urlguard import UrlPolicy
-from streams.notifier.delivery import Notifier, decide, retry_after_seconds
+from streams.notifier.delivery import Notifier, decide
 from streams.notifier.payloads import Payloads
 from streams.storage import jobs
+from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
 from streams.storage.s3 import S3ObjectStore
@@ -52,8 +54,8 @@ def test_policy(
 def test_retry_after_as_an_http_date() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     header = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    assert retry_after_seconds(header, now) == 90
-    assert retry_after_seconds(format_datetime(now - timedelta(hours=1), usegmt=True), now) == 0
+    assert retry_after_s(header, now) == 90
+    assert retry_after_s(format_datetime(now - timedelta(hours=1), usegmt=True), now) == 0
 
 
 def record_and_task(fmt: WebhookFormat, succeeded: bool = True) -> tuple[Any, DeliveryTask]:
@@ -98,6 +100,7 @@ def notifier() -> Notifier:
     return Notifier(
         store=store,
         jobs_store=JobStore(store, "jobs"),
+        batches=BatchStore(store, "jobs", "outputs"),
         payloads=Payloads(S3ObjectStore(settings), settings.outputs.url_expiry_s),
         settings=settings.webhooks,
         policy=UrlPolicy(),
@@ -154,3 +157,40 @@ def test_secrets_are_chosen_endpoint_then_account_then_default() -> None:
     assert hooks.secrets_for("acme", "https://x/in") == [c]
     assert hooks.secrets_for("acme", "https://y/in") == [b]
     assert hooks.secrets_for("other", "https://y/in") == [a]
+
+
+async def test_a_batch_webhook_is_planned_once_with_the_completed_event() -> None:
+    from schemas.batches import BatchCompleted, BatchCounts, BatchRecord, BatchSpec, BatchState
+
+    hooks = notifier()
+    hooks.store.ensure_bucket("jobs")
+    spec = BatchSpec.model_validate(
+        {
+            "batch_id": "b1",
+            "account": "acme",
+            "source": {"kind": "prefix", "bucket": "inputs"},
+            "webhook_url": "https://hooks.example/batches",
+        }
+    )
+    await hooks.batches.create(BatchRecord(spec=spec))
+    event = BatchCompleted(
+        event_id="e1",
+        batch_id="b1",
+        account="acme",
+        state=BatchState.COMPLETED,
+        counts=BatchCounts(total=2, queued=2, succeeded=2),
+        results_url="https://files.example.com/r.csv",
+        results_key="acme/batches/b1/results.csv",
+    )
+    task = await hooks.plan_batch(event.model_dump_json().encode())
+    assert task is not None
+    assert (task.url, task.webhook_id, task.subject) == (
+        "https://hooks.example/batches",
+        "e1",
+        "b1",
+    )
+    body = json.loads(hooks.payloads.body(task, None))
+    assert body["type"] == "batch.completed"
+    assert body["data"]["counts"]["succeeded"] == 2
+    # The same event again (a replay) plans nothing.
+    assert await hooks.plan_batch(event.model_dump_json().encode()) is None
