@@ -94,7 +94,12 @@ def register_tracker(app: faust.App, tracker: Tracker, settings: Settings) -> No
 
 def build_batches_app(settings: Settings) -> faust.App:
     """The complete batch service."""
-    app = create_app(settings, settings.batches.group_id, settings.batches.web_port)
+    app = create_app(
+        settings,
+        settings.batches.group_id,
+        settings.batches.web_port,
+        fetch_max_wait_ms=settings.batches.fetch_max_wait_ms,
+    )
     store = S3ObjectStore(settings)
     batches = BatchStore(store, settings.s3.jobs_bucket, settings.s3.output_bucket)
     fetcher = Fetcher(

@@ -70,8 +70,10 @@ class Tracker:
         rows = []
         counts = {"succeeded": 0, "failed": 0, "canceled": 0}
         credits = size = 0
+        total = progress.total
         for event in events:
-            if not isinstance(event, BatchItemDone):
+            if isinstance(event, BatchPlanned):
+                total = event.total
                 continue
             row = event.row
             if bits >> row.index & 1:
@@ -81,28 +83,32 @@ class Tracker:
             counts[row.status] += 1
             credits += row.credits
             size += row.bytes or 0
-        if not rows:
+        if not rows and total == progress.total:
             return progress
         now = utc_now()
-        await self.batches.put_chunk(account, batch_id, progress.chunks, rows)
+        if rows:
+            await self.batches.put_chunk(account, batch_id, progress.chunks, rows)
         progress = progress.with_bits(bits).model_copy(
             update={
+                "total": total,
                 "succeeded": progress.succeeded + counts["succeeded"],
                 "failed": progress.failed + counts["failed"],
                 "canceled": progress.canceled + counts["canceled"],
                 "credits": progress.credits + credits,
                 "bytes": progress.bytes + size,
-                "chunks": progress.chunks + 1,
-                "first_at": progress.first_at or now,
-                "last_at": now,
+                "chunks": progress.chunks + (1 if rows else 0),
+                "first_at": progress.first_at or (now if rows else None),
+                "last_at": now if rows else progress.last_at,
             }
         )
         await self.batches.put_progress(account, batch_id, progress)
         return progress
 
     async def _finish_if_done(self, account: str, batch_id: str, progress: Progress) -> None:
+        if progress.total is None or progress.done < progress.total:
+            return  # (the record is read only when the batch is done)
         record = await self.batches.get(account, batch_id)
-        if record is None or record.total is None or progress.done < record.total:
+        if record is None:
             return
         rows = await self.batches.rows(account, batch_id)
         key = await self.batches.write_results(account, batch_id, rows, self._url)

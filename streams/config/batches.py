@@ -41,10 +41,18 @@ class BatchSettings(Group):
         "requests first.",
     )
     tracker_window_s: float = Field(
-        default=0.5,
+        default=1.0,
         gt=0,
         description="How long the tracker gathers outcomes before it writes them (one "
         "results chunk and one state object per batch per window).",
+    )
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="`kafka.fetch_max_wait_ms` of the batch service: planning and counting "
+        "need no low latency, and on Tansu (which answers a fetch when its wait runs out) "
+        "every fetch costs broker CPU that the workers could use.",
     )
     web_port: int = Field(
         default=6072,
