@@ -27,10 +27,16 @@ from streams.messaging.batches import Batches
 from streams.stack import ManagedProcess
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
-from tests.httpserver import Handler, Route, serve
+from tests.httpserver import Handler, Route, Server, serve
 from tests.images import alpha_of, jpeg_bytes, photo
 from tests.integration.conftest import WorkerFactory
-from tests.integration.gateway_helpers import RunningGateway, bearer, image_of, new_account
+from tests.integration.gateway_helpers import (
+    RunningGateway,
+    bearer,
+    image_of,
+    new_account,
+    until_hooked,
+)
 from tests.integration.kafka import read_topic
 
 pytestmark = pytest.mark.integration
@@ -71,7 +77,7 @@ def rows_of(data: bytes) -> list[dict[str, str]]:
 # Over HTTP (the session's gateway, worker and batch service) ----------------------------
 
 
-async def test_csv_of_urls_uploaded_over_http(api: RunningGateway) -> None:
+async def test_csv_of_urls_uploaded_over_http(api: RunningGateway, web: Server) -> None:
     images = dict(zip(("red", "blue", "green"), tiny_jpegs(3), strict=True))
     routes: dict[str, Route] = {
         f"/img/{name}.jpg": functools.partial(reply_with, data) for name, data in images.items()
@@ -86,7 +92,12 @@ async def test_csv_of_urls_uploaded_over_http(api: RunningGateway) -> None:
             created = await client.post(
                 "/v1/batches",
                 files={"manifest": ("catalog.csv", manifest.encode())},
-                data={"name_template": "{sku}/{stem}.{ext}", "format": "webp", "batch_id": "csv-1"},
+                data={
+                    "name_template": "{sku}/{stem}.{ext}",
+                    "format": "webp",
+                    "batch_id": "csv-1",
+                    "webhook_url": f"{web.url}/hooks/batch-csv-1",
+                },
             )
             assert created.status_code == 202, created.text
             assert created.json()["state"] in ("planning", "running", "completed")
@@ -130,6 +141,10 @@ async def test_csv_of_urls_uploaded_over_http(api: RunningGateway) -> None:
     assert event["type"] == "batch.completed"
     assert event["counts"]["failed"] == 2
     assert event["results_key"] == "default/batches/csv-1/results.csv"
+    headers, body = await until_hooked(web, "/hooks/batch-csv-1")
+    assert headers["webhook-id"] == event["event_id"]
+    assert headers["webhook-signature"].startswith("v1,")
+    assert json.loads(body)["data"]["counts"] == event["counts"]
 
 
 async def test_jsonl_of_s3_keys_by_reference_and_resubmitted(api: RunningGateway) -> None:
