@@ -17,12 +17,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from schemas.errors import ErrorCode
 from schemas.events import (
     AccountId,
     BatchId,
     BucketName,
     ErrorInfo,
-    FailureCode,
     InputRef,
     WebUrl,
     utc_now,
@@ -194,7 +194,12 @@ class ResultRow(_Model):
     foreground: tuple[int, int, int, int] | None = Field(
         default=None, description="The subject's box in output pixels: left, top, width, height."
     )
-    error_code: FailureCode | None = None
+    error_code: ErrorCode | None = Field(
+        default=None,
+        description="A failure code, or the ledger's refusal for a metered item "
+        "(`insufficient_credits`, `quota_exceeded`, `account_suspended`, "
+        "`subscription_expired`).",
+    )
     error_message: str | None = None
     credits: int = 0
 

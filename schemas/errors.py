@@ -58,9 +58,6 @@ class ErrorCode(StrEnum):
     """The request belongs to a batch that was canceled before the request ran."""
     OUTPUT_NOT_ALLOWED = "output_not_allowed"
     """The request names an output location its account may not write to."""
-    BATCHES_NOT_IN_PLAN = "batches_not_in_plan"
-    """The account's plan meters each request, and batches are not metered per item yet:
-    HTTP 403 on ``POST /v1/batches``."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 

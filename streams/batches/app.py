@@ -27,6 +27,7 @@ from schemas.batches import (
     BatchProgressEvent,
     BatchSubmitted,
 )
+from streams.batches.admission import Admission
 from streams.batches.planner import Planner
 from streams.batches.tracker import Tracker
 from streams.config.settings import Settings
@@ -39,7 +40,9 @@ from streams.messaging.inflight import (
 from streams.messaging.records import record_of
 from streams.net.fetch import Fetcher, FetchLimits
 from streams.net.urlguard import UrlPolicy
+from streams.storage.accounts import AccountViews
 from streams.storage.batches import BatchStore
+from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
@@ -124,7 +127,13 @@ def build_batches_app(settings: Settings) -> faust.App:
     async def publish(event: BatchCompleted) -> None:
         await completed.send(key=event.batch_id.encode(), value=event.model_dump_json().encode())
 
-    register_planner(app, Planner(settings, store, batches, fetcher, send, flush), settings)
+    admission = Admission(
+        settings,
+        AccountViews(store, settings.s3.jobs_bucket),
+        JobStore(store, settings.s3.jobs_bucket),
+    )
+    planner = Planner(settings, store, batches, fetcher, admission, send, flush)
+    register_planner(app, planner, settings)
     tracker = Tracker(
         batches,
         store.public(settings),

@@ -11,10 +11,9 @@ second from its job record. A row that cannot be an item, and every item past
 as `invalid_request`; the source stops at the limit. When the source ends, the record gets
 its total and ``batch.planned`` goes to the tracker.
 
-Metering seam: batch items hold no credits (``credits=0``) and are not admitted by the
-ledger one by one; :meth:`Planner.plan` is where a per-item reservation would go. Batches
-are therefore refused to accounts whose plan meters (see ``streams.gateway.routes.batches``
-and ``cutstream batch submit --account``).
+Metering: on a plan that meters, each item is reserved through the ledger, which queues
+it (:mod:`streams.batches.admission`); a refused item is reported as a failed row with the
+refusal's code.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from schemas.events import (
     batch_request_id,
     utc_now,
 )
+from streams.batches.admission import Admission
 from streams.batches.sources import SourceError, SourceItem, source_items
 from streams.config.settings import Settings
 from streams.net.fetch import Fetcher
@@ -93,6 +93,7 @@ class Planner:
         store: ObjectStore,
         batches: BatchStore,
         fetcher: Fetcher,
+        admission: Admission,
         send: Send,
         flush: Flush,
     ) -> None:
@@ -100,6 +101,7 @@ class Planner:
         self.store = store
         self.batches = batches
         self.fetcher = fetcher
+        self.admission = admission
         self.send = send
         self.flush = flush
 
@@ -128,7 +130,14 @@ class Planner:
         limits = self.settings.batches
         start, count, truncated = record.queued, 0, False
         source_error: ErrorInfo | None = None
-        log.info("planning batch %s/%s from item %d", spec.account, spec.batch_id, start)
+        metered = await self.admission.metered(spec.account)
+        log.info(
+            "planning batch %s/%s from item %d%s",
+            spec.account,
+            spec.batch_id,
+            start,
+            " (metered: each item through the ledger)" if metered else "",
+        )
         try:
             async for item in source_items(
                 spec, self.store, self.fetcher, self.settings.s3.input_bucket
@@ -139,7 +148,7 @@ class Planner:
                 count = item.index + 1
                 if item.index < start:
                     continue
-                await self._queue(spec, item)
+                await self._queue(spec, item, metered)
                 if count % limits.checkpoint_every == 0:
                     await self.flush()
                     await self.batches.update(
@@ -177,22 +186,30 @@ class Planner:
 
         return await self.batches.update(spec.account, spec.batch_id, planned)
 
-    async def _queue(self, spec: BatchSpec, item: SourceItem) -> None:
-        """Send ``item``'s request to the bulk lane, or its failure to the tracker."""
+    async def _queue(self, spec: BatchSpec, item: SourceItem, metered: bool) -> None:
+        """Send ``item``'s request to the bulk lane (or have the ledger admit and send it),
+        or its failure to the tracker."""
         topics = self.settings.topics
         request = self._request(spec, item)
+        code, message = ErrorCode.INVALID_REQUEST, request
         if isinstance(request, ImageRequested):
-            value = request.model_dump_json().encode()
-            await self.send(topics.bulk_requests, request.request_id.encode(), value)
-            return
+            if not metered:
+                value = request.model_dump_json().encode()
+                await self.send(topics.bulk_requests, request.request_id.encode(), value)
+                return
+            refused = await self.admission.reserve(request)
+            if refused is None:
+                return
+            code, message = refused.code, refused.message
+        assert isinstance(message, str)
         row = ResultRow(
             index=item.index,
             item_id=item.item_id,
             input=item.raw_input,
             request_id=batch_request_id(spec.batch_id, item.index),
             status="failed",
-            error_code=ErrorCode.INVALID_REQUEST,
-            error_message=request[:1000],
+            error_code=code,
+            error_message=message[:1000],
         )
         done = BatchItemDone(batch_id=spec.batch_id, account=spec.account, row=row)
         await self.send(

@@ -49,8 +49,9 @@ class MeteringSettings(Group):
     prices: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: {"default": 1, "remove-bg": 10},
         description="Credits an image costs on plans that draw credits, by API shape "
-        "(`native`, `remove-bg`, `artworks`, `remove`, `jobs`, `rembg`) or shape and "
-        "operation (`rembg/blur`); `default` for the rest. Seed 000's route costs 10.",
+        "(`native`, `remove-bg`, `artworks`, `remove`, `jobs`, `rembg`, and `batch` for "
+        "batch items) or shape and operation (`rembg/blur`); `default` for the rest. Seed "
+        "000's route costs 10.",
     )
     default_plan: str = Field(
         default="basic", description="Plan of an account created without `--plan`."

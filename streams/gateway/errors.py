@@ -86,7 +86,6 @@ _STATUS: dict[str, int] = {
     ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.CANCELED: 409,
     ErrorCode.OUTPUT_NOT_ALLOWED: 403,
-    ErrorCode.BATCHES_NOT_IN_PLAN: 403,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -23,21 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.errors import ErrorCode
 from schemas.events import ImageRequested
-from schemas.ledger import AccountStatus, AccountView, Refusal, Reply, Reserve, Settle, Window
+from schemas.ledger import AccountStatus, AccountView, Reply, Reserve, Settle, Window
 from streams.config.settings import Settings
 from streams.exceptions import StreamsError
-from streams.messaging.ledger import LedgerClient
+from streams.messaging.ledger import REFUSAL_CODES, LedgerClient
 from streams.storage.accounts import AccountViews
 from streams.storage.base import ObjectStore
-
-REFUSAL_CODES: dict[Refusal, ErrorCode] = {
-    Refusal.UNKNOWN_ACCOUNT: ErrorCode.ACCOUNT_SUSPENDED,
-    Refusal.SUSPENDED: ErrorCode.ACCOUNT_SUSPENDED,
-    Refusal.INSUFFICIENT_CREDITS: ErrorCode.INSUFFICIENT_CREDITS,
-    Refusal.SUBSCRIPTION_EXPIRED: ErrorCode.SUBSCRIPTION_EXPIRED,
-    Refusal.RATE_LIMITED: ErrorCode.RATE_LIMIT_EXCEEDED,
-    Refusal.QUOTA_EXHAUSTED: ErrorCode.QUOTA_EXCEEDED,
-}
 
 
 class AdmissionRefusedError(StreamsError):
@@ -95,20 +86,6 @@ class Meter:
         view = await self.views.cached(account)
         if view is not None and view.status is AccountStatus.SUSPENDED:
             raise AdmissionRefusedError("the account is suspended", ErrorCode.ACCOUNT_SUSPENDED)
-
-    async def check_batches(self, account: str) -> None:
-        """403 ``batches_not_in_plan`` unless the account's plan is unmetered (no limits,
-        no credits): batch items are not admitted one by one through the ledger yet, so a
-        metered plan must not reach them (the seam: ``streams.batches.planner``)."""
-        view = await self.views.cached(account)
-        name = view.plan if view is not None else self.settings.accounts.get(account)
-        plan = self.settings.plans.get(name) if name is not None else None
-        if plan is None or plan.draws_credits or plan.limits():
-            raise AdmissionRefusedError(
-                "batches are for accounts on unmetered plans (such as `internal`) for now; "
-                "submit the images one by one, or ask for a plan change",
-                ErrorCode.BATCHES_NOT_IN_PLAN,
-            )
 
     def headers(self, account: str) -> dict[str, str]:
         """The rate-limit headers of ``account`` from the freshest view this process has."""

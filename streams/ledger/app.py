@@ -6,9 +6,10 @@ of account states, keyed by account, and two agents:
 - *apply* reads ``topics.ledger_commands`` (keyed by account, so each account's commands
   reach one agent, in order) one at a time, applies each with :class:`~streams.ledger.book.Book`
   and then writes the account to the table, queues an admitted request on the requests
-  topic, publishes the usage events and sends the reply. The record is acked only after
-  all of that, so a crash in between redelivers it and the book answers it again without
-  applying it twice (the account keeps the offset of the last command it applied);
+  topic (a batch item on the bulk lane), publishes the usage events and sends the reply.
+  The record is acked only after all of that, so a crash in between redelivers it and the
+  book answers it again without applying it twice (the account keeps the offset of the
+  last command it applied);
 - *settle* reads the result topics and turns each result that holds credits into a
   ``settle`` command for its account: charged on completion, refunded on failure.
 
@@ -49,6 +50,7 @@ class LedgerTopics:
     commands: faust.TopicT
     results: faust.TopicT
     requests: faust.TopicT
+    bulk: faust.TopicT
     replies: faust.TopicT
     usage: faust.TopicT
     dead_letter: faust.TopicT
@@ -60,6 +62,7 @@ def declare_topics(app: faust.App, settings: Settings) -> LedgerTopics:
         commands=raw_topic(app, topics.ledger_commands),
         results=app.topic(topics.completed, topics.failed, key_type=bytes, value_type=bytes),
         requests=raw_topic(app, topics.requests),
+        bulk=raw_topic(app, topics.bulk_requests),
         replies=raw_topic(app, topics.ledger_replies),
         usage=raw_topic(app, topics.usage),
         dead_letter=raw_topic(app, topics.dead_letter),
@@ -89,7 +92,8 @@ class Ledger:
             self.changed.add(command.account)
         if outcome.forward is not None:
             request = outcome.forward
-            await self.topics.requests.send(
+            lane = self.topics.bulk if request.payload.batch is not None else self.topics.requests
+            await lane.send(
                 key=request.request_id.encode(), value=request.model_dump_json().encode()
             )
         for usage in outcome.events:

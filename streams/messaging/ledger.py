@@ -18,7 +18,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.ledger import Command, Reply
+from schemas.errors import ErrorCode
+from schemas.ledger import Command, Refusal, Reply
 from streams.config.settings import Settings
 from streams.exceptions import LedgerUnavailableError, QueueUnavailableError
 from streams.messaging.kafka import new_producer, new_reader, stop_task
@@ -26,6 +27,16 @@ from streams.messaging.kafka import new_producer, new_reader, stop_task
 log = logging.getLogger(__name__)
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+
+REFUSAL_CODES: dict[Refusal, ErrorCode] = {
+    Refusal.UNKNOWN_ACCOUNT: ErrorCode.ACCOUNT_SUSPENDED,
+    Refusal.SUSPENDED: ErrorCode.ACCOUNT_SUSPENDED,
+    Refusal.INSUFFICIENT_CREDITS: ErrorCode.INSUFFICIENT_CREDITS,
+    Refusal.SUBSCRIPTION_EXPIRED: ErrorCode.SUBSCRIPTION_EXPIRED,
+    Refusal.RATE_LIMITED: ErrorCode.RATE_LIMIT_EXCEEDED,
+    Refusal.QUOTA_EXHAUSTED: ErrorCode.QUOTA_EXCEEDED,
+}
+"""The error code of each refusal (every API shape then renders it its own way)."""
 _IDLE_POLL_MS = 200
 
 

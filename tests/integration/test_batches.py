@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from schemas.batches import BatchView
+from schemas.ledger import Show
 from streams.config.settings import Settings
 from streams.messaging.batches import Batches
 from streams.stack import ManagedProcess
@@ -32,6 +33,7 @@ from tests.images import alpha_of, jpeg_bytes, photo
 from tests.integration.conftest import WorkerFactory
 from tests.integration.gateway_helpers import (
     RunningGateway,
+    ask_ledger,
     bearer,
     image_of,
     new_account,
@@ -213,11 +215,37 @@ async def test_batch_refusals_have_codes(api: RunningGateway) -> None:
         )
         missing = await client.get("/v1/batches/no-such-batch")
         assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
-    _, key = await new_account(api, "basic")
+
+
+async def test_a_metered_account_pays_per_item_through_the_ledger(api: RunningGateway) -> None:
+    settings = api.settings
+    store = S3ObjectStore(settings)
+    name, key = await new_account(api, "per-usage", credits=3)
+    bucket = settings.s3.input_bucket
+    lines = []
+    for index, data in enumerate(tiny_jpegs(5)):
+        store.put(bucket, f"uploads/{name}/p{index}.jpg", data, "image/jpeg")
+        lines.append(json.dumps({"input": f"uploads/{name}/p{index}.jpg"}))
+    store.put(bucket, f"uploads/{name}/items.jsonl", "\n".join(lines).encode(), "text/plain")
+    body = {
+        "batch_id": "paid-1",
+        "source": {
+            "kind": "manifest",
+            "manifest": {"bucket": bucket, "key": f"uploads/{name}/items.jsonl"},
+        },
+    }
     async with httpx.AsyncClient(base_url=api.url, headers=bearer(key)) as client:
-        answer = await client.post("/v1/batches", json={"source": prefix})
-        assert answer.status_code == 403, answer.text
-        assert answer.json()["error"]["code"] == "batches_not_in_plan"
+        assert (await client.post("/v1/batches", json=body)).status_code == 202
+        view = await finished(client, "paid-1")
+        rows = rows_of((await client.get("/v1/batches/paid-1/results")).content)
+    # Items are reserved in order: three are admitted and charged, two are refused.
+    assert [row["status"] for row in rows] == ["succeeded"] * 3 + ["failed"] * 2
+    assert [row["credits"] for row in rows] == ["1", "1", "1", "0", "0"]
+    assert {row["error_code"] for row in rows[3:]} == {"insufficient_credits"}
+    assert view["credits"] == 3
+    [account] = await ask_ledger(settings, Show(account=name))
+    assert account is not None
+    assert account.credits == 0
 
 
 # Through the CLI, with processes of the test's own ------------------------------------

@@ -27,7 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Invalid batch (the code says which)"),
         (401, "Missing or invalid API key"),
-        (403, "The plan has no batches, or the output is not the account's to write"),
+        (403, "The output is not the account's to write, or the account is suspended"),
         (404, "No such batch"),
         (409, "The id names a different batch, or it has finished"),
         (503, "Cannot queue the batch right now"),
@@ -145,8 +145,6 @@ async def create_batch(request: Request, account: Account, service: Service) -> 
     """Queue every item of the source on the bulk lane. Answers 202 with the batch (poll
     `GET /v1/batches/{id}`); submitting an existing id with the same batch resumes it
     (200), with a different one is 409."""
-    if service.meter is not None:
-        await service.meter.check_batches(account)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         body = await _from_form(request, service, account)
