@@ -31,9 +31,6 @@ from schemas.options import RemovalOptions
 
 SCHEMA_VERSION = 1
 
-TEMPLATE_FIELDS = frozenset({"id", "index", "stem", "ext", "batch_id"})
-"""Fields every name template may use; a manifest's own columns may be used too."""
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(

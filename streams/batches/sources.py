@@ -126,7 +126,7 @@ class Items:
         item_id = str(row.get(id_key) or "") if id_key else ""
         item_id = item_id or str(index)
         fields = {k: str(v) for k, v in row.items() if isinstance(v, str | int | float)}
-        fields["stem"] = _stem(raw_input)
+        fields["stem"] = _stem(str(raw.get("key", "")) if isinstance(raw, dict) else raw_input)
         try:
             source = (
                 S3Object.model_validate(raw)

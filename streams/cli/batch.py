@@ -162,9 +162,11 @@ def submit_batch(
             await client.upload_manifest(
                 client.manifest_target(account, batch_id, upload.name), upload
             )
-        _, created = await client.submit(spec)
+        record, created = await client.submit(spec)
         messages = console()
-        messages.print(("submitted" if created else "resumed") + f" batch [bold]{batch_id}[/]")
+        done = record.finished_at is not None
+        said = "submitted" if created else "already finished:" if done else "resumed"
+        messages.print(f"{said} batch [bold]{batch_id}[/]")
         if wait:
             return await _follow(client, account, batch_id, messages)
         return await client.view(account, batch_id)

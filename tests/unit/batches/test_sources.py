@@ -119,6 +119,7 @@ async def test_jsonl_lines_take_objects_options_and_report_garbage() -> None:
     found = await items(text, "jsonl")
     assert [item.index for item in found] == [0, 1, 2]
     assert found[0].input == S3Object(bucket="cat", key="a.jpg")
+    assert found[0].fields["stem"] == "a"
     assert found[0].options is not None
     assert found[0].options.format == "jpg"
     assert found[1].error is not None
