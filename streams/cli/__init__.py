@@ -3,10 +3,21 @@ command family."""
 
 from __future__ import annotations
 
-from streams.cli import accounts, batch, keys, models, remove, services, submit
+from streams.cli import accounts, batch, dlq, keys, models, remove, services, submit
 from streams.cli.base import cli
 
-__all__ = ["accounts", "batch", "cli", "keys", "main", "models", "remove", "services", "submit"]
+__all__ = [
+    "accounts",
+    "batch",
+    "cli",
+    "dlq",
+    "keys",
+    "main",
+    "models",
+    "remove",
+    "services",
+    "submit",
+]
 
 
 def main() -> None:

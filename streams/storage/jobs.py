@@ -120,6 +120,24 @@ def failed(
     return _finished(record, JobStatus.FAILED, event_id, at, error=error)
 
 
+def reopened(record: JobRecord, at: datetime | None = None) -> JobRecord:
+    """A failed request replayed from its dead letter (by an operator): back to
+    ``accepted``, its failure kept in the history, so the replay runs again. Any other
+    record is returned unchanged."""
+    if record.status is not JobStatus.FAILED:
+        return record
+    cause = record.error.code if record.error is not None else "a failure"
+    return _moved(
+        record,
+        JobStatus.ACCEPTED,
+        at or utc_now(),
+        note=f"replayed from a dead letter after {cause}",
+        finished_at=None,
+        result_event_id=None,
+        error=None,
+    )
+
+
 def canceled(record: JobRecord, at: datetime | None = None) -> JobRecord:
     """Canceled before it started; a later attempt finds it finished and does nothing."""
     if record.status.finished or record.status is JobStatus.PROCESSING:

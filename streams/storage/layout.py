@@ -28,6 +28,7 @@ API_KEYS_PREFIX = "_keys/"
 ACCOUNTS_PREFIX = "_accounts/"
 DISABLED_WEBHOOKS_PREFIX = "_webhooks/disabled/"
 BATCHES_PREFIX = "_batches/"
+DLQ_REPLAYS_PREFIX = "_dlq/replays/"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """File name suffixes taken as images when a local folder is searched."""
 
@@ -85,6 +86,11 @@ def batch_output_prefix(account: str, batch_id: str) -> str:
 def batch_results_key(account: str, batch_id: str, extension: str) -> str:
     """Key of a batch's results manifest (``csv`` or ``jsonl``) in the outputs bucket."""
     return f"{batch_output_prefix(account, batch_id)}results.{extension}"
+
+
+def dlq_replay_key(event_id: str) -> str:
+    """Key of the record that a dead letter was replayed, in the jobs bucket."""
+    return f"{DLQ_REPLAYS_PREFIX}{event_id}.json"
 
 
 def disabled_webhook_key(url: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from streams.stack import ManagedProcess
 from streams.stack.servers import free_port
 from streams.stack.supervisor import service_process
 
-__all__ = ["free_port", "start_service"]
+__all__ = ["cutstream", "free_port", "start_service"]
 
 
 def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedProcess:
@@ -19,3 +21,17 @@ def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedPro
     process = service_process(settings, command, log_dir / f"{command}-{uuid.uuid4().hex[:6]}.log")
     process.start()
     return process
+
+
+def cutstream(
+    settings: Settings, *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cutstream ARGS`` as a user would (a process of its own) with ``settings``."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

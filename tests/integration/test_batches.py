@@ -11,8 +11,6 @@ import io
 import json
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ from tests.integration.gateway_helpers import (
     until_hooked,
 )
 from tests.integration.kafka import read_topic
+from tests.integration.support import cutstream
 
 pytestmark = pytest.mark.integration
 
@@ -257,17 +256,6 @@ def bulk(settings: Settings, start_worker: WorkerFactory) -> dict[str, ManagedPr
     return {"worker": start_worker(settings), "batches": start_worker(settings, "batches")}
 
 
-def cli(settings: Settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 async def test_a_bucket_prefix_through_the_cli(
     settings: Settings, bulk: dict[str, ManagedProcess], tmp_path: Path
 ) -> None:
@@ -276,7 +264,7 @@ async def test_a_bucket_prefix_through_the_cli(
     names = ["shoes/red.jpg", "shoes/blue.jpg", "bags/tote.jpg", "notes.txt"]
     for name, data in zip(names, [*tiny_jpegs(3), b"not an image"], strict=True):
         store.put(bucket, f"uploads/default/catalog/{name}", data, "image/jpeg")
-    done = cli(
+    done = cutstream(
         settings,
         "batch",
         "submit",
@@ -291,7 +279,7 @@ async def test_a_bucket_prefix_through_the_cli(
     assert done.stdout.strip() == "prefix-1"
     assert "3 succeeded, 0 failed" in done.stderr
     results = tmp_path / "results.csv"
-    assert cli(settings, "batch", "results", "prefix-1", "-o", str(results)).returncode == 0
+    assert cutstream(settings, "batch", "results", "prefix-1", "-o", str(results)).returncode == 0
     rows = rows_of(results.read_bytes())
     assert [row["item_id"] for row in rows] == ["bags/tote", "shoes/blue", "shoes/red"]
     keys = store.list_keys(settings.s3.output_bucket, "default/batches/prefix-1/")
@@ -302,7 +290,7 @@ async def test_a_bucket_prefix_through_the_cli(
         "default/batches/prefix-1/shoes/blue.webp",
         "default/batches/prefix-1/shoes/red.webp",
     ]
-    shown = cli(settings, "batch", "status", "prefix-1", "--json")
+    shown = cutstream(settings, "batch", "status", "prefix-1", "--json")
     view = BatchView.model_validate_json(shown.stdout)
     assert (view.state, view.counts.succeeded, view.eta_s) == ("completed", 3, 0.0)
 
@@ -314,18 +302,14 @@ async def test_cancel_ends_the_rest_canceled(
     bucket = settings.s3.input_bucket
     for index, data in enumerate(tiny_jpegs(40)):
         store.put(bucket, f"uploads/default/many/{index:03d}.jpg", data, "image/jpeg")
-    assert (
-        cli(
-            settings, "batch", "submit", f"s3://{bucket}/uploads/default/many/", "--id", "cancel-1"
-        ).returncode
-        == 0
-    )
+    source = f"s3://{bucket}/uploads/default/many/"
+    assert cutstream(settings, "batch", "submit", source, "--id", "cancel-1").returncode == 0
     await read_topic(
         settings,
         settings.topics.batch_progress,
         until=lambda rs: sum(r["type"] == "batch.item" for r in rs) >= 2,
     )
-    canceled = cli(settings, "batch", "cancel", "cancel-1")
+    canceled = cutstream(settings, "batch", "cancel", "cancel-1")
     assert canceled.returncode == 0, canceled.stderr
     view = await wait_finished(settings, "cancel-1")
     counts = view.counts
@@ -337,7 +321,7 @@ async def test_cancel_ends_the_rest_canceled(
     assert sorted(int(row["index"]) for row in rows) == list(range(40))
     assert {row["error_code"] for row in rows if row["status"] == "canceled"} == {"canceled"}
     # A finished batch cannot be canceled.
-    assert "already finished" in cli(settings, "batch", "cancel", "cancel-1").stderr
+    assert "already finished" in cutstream(settings, "batch", "cancel", "cancel-1").stderr
 
 
 async def wait_finished(settings: Settings, batch_id: str, timeout: float = 180) -> BatchView:
@@ -394,7 +378,9 @@ async def test_kill_minus_9_of_planner_and_worker_leaves_every_item_once(
     with serve(routes) as host:
         worker = start_worker(settings)
         planner = start_worker(settings, "batches")
-        submitted = cli(settings, "batch", "submit", f"{host.url}/manifest.csv", "--id", "kill-1")
+        submitted = cutstream(
+            settings, "batch", "submit", f"{host.url}/manifest.csv", "--id", "kill-1"
+        )
         assert submitted.returncode == 0, submitted.stderr
         assert await asyncio.to_thread(source.midway.wait, 60)  # mid-source
         planner.send_signal(signal.SIGKILL)

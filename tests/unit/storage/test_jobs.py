@@ -56,6 +56,22 @@ def test_a_finished_record_never_goes_back() -> None:
     assert jobs.succeeded(done, OUTPUT, "again") is done
 
 
+def test_only_an_operators_replay_reopens_a_failed_record() -> None:
+    failed = jobs.failed(jobs.attempt_started(jobs.accepted(request()), "w"), ERROR, "e1")
+    reopened = jobs.reopened(failed, T0)
+    assert (reopened.status, reopened.error, reopened.finished_at) == (
+        JobStatus.ACCEPTED,
+        None,
+        None,
+    )
+    assert reopened.result_event_id is None
+    assert reopened.attempts == 1  # the history of the failure stays
+    assert reopened.history[-1].note == "replayed from a dead letter after invalid_image_format"
+    assert jobs.attempt_started(reopened, "w2").status is JobStatus.PROCESSING
+    done = jobs.succeeded(jobs.attempt_started(jobs.accepted(request()), "w"), OUTPUT, "e")
+    assert jobs.reopened(done) is done
+
+
 def test_attempts_count_and_retries_keep_the_error() -> None:
     record = jobs.attempt_started(jobs.accepted(request()), "w")
     transient = ErrorInfo(code=ErrorCode.STORAGE_UNAVAILABLE, message="down", retryable=True)
