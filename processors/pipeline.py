@@ -11,9 +11,11 @@ interactive requests, 1 for batch items), first come first served within one pri
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +50,8 @@ class RemovalResult:
     height: int
     foreground: Box | None
     """The subject's bounds in output pixels (remove.bg's X-Foreground-*), if any."""
+    model_s: float = 0.0
+    """Seconds the model ran (waiting for the slot not included)."""
 
 
 @dataclass(frozen=True)
@@ -135,13 +139,19 @@ class Remover:
         """Run the model (on each input), holding an inference slot (see the module's
         docstring for ``priority``); a mirrored input's output is mirrored back and the
         outputs averaged."""
+        return self.infer_timed(prepared, priority)[0]
+
+    def infer_timed(self, prepared: Prepared, priority: int = 0) -> tuple[Tensor, float]:
+        """:meth:`infer`, and the seconds the model ran (not counting the wait for a slot)."""
         with self._inference.hold(priority):
+            started = time.perf_counter()
             outputs = [prepared.segmenter.run(tensor) for tensor in prepared.tensors]
+            model_s = time.perf_counter() - started
         if len(outputs) == 1:
-            return outputs[0]
+            return outputs[0], model_s
         first, mirror = outputs
         averaged: Tensor = (first + _mirrored(mirror)) / np.float32(2)
-        return averaged
+        return averaged, model_s
 
     def finish(self, prepared: Prepared, output: Tensor) -> RemovalResult:
         """Mask → alpha → crop → resize → compose → encode. Consumes ``prepared`` (its
@@ -173,7 +183,8 @@ class Remover:
     def remove(self, data: bytes, options: RemovalOptions, priority: int = 0) -> RemovalResult:
         """Cut the subject of the image in ``data`` out of its background."""
         prepared = self.prepare(data, options)
-        return self.finish(prepared, self.infer(prepared, priority))
+        output, model_s = self.infer_timed(prepared, priority)
+        return dataclasses.replace(self.finish(prepared, output), model_s=model_s)
 
 
 def _mirrored(tensor: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a worker process (served at ``/metrics`` by the worker's web port)."""
+"""Prometheus metrics of cutstream's processes (served at ``/metrics`` on each one's web port)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ PROCESSING_SECONDS = Histogram(
     "cutstream_processing_seconds",
     "Time from taking a request to storing its output (successful attempts).",
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+)
+MODEL_SECONDS = Histogram(
+    "cutstream_model_seconds",
+    "Time the segmentation model ran per image (not counting the wait for its slot).",
+    buckets=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5),
 )
 BATCH_SIZE = Histogram(
     "cutstream_batch_size",
@@ -43,6 +48,12 @@ WEBHOOK_ATTEMPTS = Counter(
     "cutstream_webhook_attempts_total",
     "Webhook delivery attempts, by what followed: delivered, retry, disable, exhausted, refused.",
     ["outcome"],
+)
+
+BATCH_ITEMS = Counter(
+    "cutstream_batch_items_total",
+    "Batch items the tracker has counted (each once), by status.",
+    ["status"],
 )
 
 

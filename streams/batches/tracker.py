@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from schemas.batches import BatchCompleted, BatchItemDone, BatchPlanned, BatchRecord
 from schemas.events import utc_now
+from streams import metrics
 from streams.storage.base import Presigner
 from streams.storage.batches import BatchStore, Progress, finished_now
 
@@ -81,6 +82,7 @@ class Tracker:
             bits |= 1 << row.index
             rows.append(row)
             counts[row.status] += 1
+            metrics.BATCH_ITEMS.labels(status=row.status).inc()
             credits += row.credits
             size += row.bytes or 0
         if not rows and total == progress.total:

@@ -237,6 +237,7 @@ class Processor:
             result = await loop.run_in_executor(
                 self.executor, self.remover.remove, data, request.payload.options, priority
             )
+        metrics.MODEL_SECONDS.observe(result.model_s)
         output = await self._store(request, result)
         event_id = result_event_id(request.account, request.request_id, "completed")
         record = await self.jobs.put(jobs.succeeded(record, output, event_id))
