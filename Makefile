@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch profile quality
+.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
 
 bench-batch: models ## Bulk imports: planning 10k items, batch vs local rate, interactive p95 beside a batch
 	$(BIN)/python -m bench.batch
+
+bench-scale: models ## Scale-out: 1 vs 2 workers with one inference thread each, 72 images
+	$(BIN)/python -m bench.scale
 
 bench-admission: $(SYNCED) ## Latency metering adds per request at 100/s; ledger commands/s
 	$(BIN)/python -m bench.admission
