@@ -91,3 +91,27 @@ def test_docker_compose_validates_against_the_compose_specification() -> None:
     broken["services"]["processor"]["restart"] = "sometimes"
     with pytest.raises(ValueError, match="sometimes"):
         compose(broken)
+
+
+def test_production_basics_for_every_deployment() -> None:
+    """Probes on /healthz, requests and a memory limit, a PodDisruptionBudget, and every
+    manifest in the kustomization."""
+    kustomization = yaml.safe_load((ROOT / "k8s" / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in (ROOT / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert on_disk - listed == {"secret.example.yaml"}  # applied by hand, with real values
+    budgets = {
+        d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for _, d in DOCUMENTS
+        if d["kind"] == "PodDisruptionBudget"
+    }
+    deployments = [d for _, d in DOCUMENTS if d["kind"] == "Deployment"]
+    assert deployments
+    for deployment in deployments:
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert component in budgets, component
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["path"] == "/healthz", (component, probe)
+        assert container["resources"]["requests"]["memory"], component
+        assert container["resources"]["limits"]["memory"], component
