@@ -31,6 +31,7 @@ from tests.httpserver import Handler, Server, serve
 from tests.images import photo_jpeg
 from tests.integration.conftest import WorkerFactory, private_topics
 from tests.integration.kafka import BIG, produce_raw, read_topic
+from tests.integration.support import cutstream
 
 pytestmark = pytest.mark.integration
 
@@ -283,6 +284,21 @@ async def test_exhausted_deliveries_are_dead_lettered_with_an_event(
     assert letters[0]["reason"] == "webhook_exhausted"
     assert letters[0]["error"]["code"] == "webhook_failed"
     assert len(receiver.hits("/down")) == 4
+
+    # The receiver is fixed: `cutstream dlq replay --webhooks` delivers it, once.
+    receiver.answers("/down", status(200))
+    replayed = cutstream(settings, "dlq", "replay", "--webhooks", "--request-id", "r-down")
+    assert replayed.returncode == 0, replayed.stderr
+    await until(lambda: _hits_at_least(receiver, "/down", 5))
+    first, last = receiver.hits("/down")[0], receiver.hits("/down")[-1]
+    assert last[0]["webhook-id"] == first[0]["webhook-id"]  # the same webhook, redelivered
+    again = cutstream(settings, "dlq", "replay", "--webhooks", "--request-id", "r-down")
+    assert again.returncode == 1
+    assert "already_replayed" in again.stderr
+
+
+async def _hits_at_least(receiver: Receiver, path: str, count: int) -> bool:
+    return len(receiver.hits(path)) >= count
 
 
 async def test_loopback_is_refused_without_the_development_setting(
