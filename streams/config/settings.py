@@ -30,12 +30,12 @@ from streams.config.groups import (
     RuntimeSettings,
     S3Settings,
     StackSettings,
-    TopicSettings,
     UrlSettings,
     WebhookSettings,
     WorkerSettings,
 )
 from streams.config.metering import MeteringSettings
+from streams.config.topics import TopicSettings
 
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"
