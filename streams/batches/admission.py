@@ -70,7 +70,7 @@ class Admission:
         or as configured; an account the ledger does not know is metered — and refused)."""
         if not self.settings.enabled:
             return False
-        view = await asyncio.to_thread(self.views.get, account)
+        view = await self.views.cached(account)
         name = view.plan if view is not None else self.settings.accounts.get(account)
         plan = self.settings.plans.get(name) if name is not None else None
         return plan is None or plan.draws_credits or bool(plan.limits())

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from schemas.batches import BatchSource, BatchView
+    from schemas.events import S3Object
     from streams.messaging.batches import Batches
 
 
@@ -58,8 +59,9 @@ def _source(
     manifest_format: str | None,
     input_column: str | None,
     id_column: str | None,
-) -> tuple[BatchSource, Path | None]:
-    """The batch's source from SOURCE, and a local manifest to upload first (if any)."""
+) -> tuple[BatchSource, tuple[S3Object, Path] | None]:
+    """The batch's source from SOURCE, and a local manifest to upload first (if any), with
+    where it goes."""
     from schemas.batches import ManifestSource, PrefixSource
     from schemas.events import S3Object, UrlInput
 
@@ -82,7 +84,7 @@ def _source(
             param_hint="SOURCE",
         )
     target = client.manifest_target(account, batch_id, path.name)
-    return ManifestSource.model_validate({"manifest": target, **columns}), path
+    return ManifestSource.model_validate({"manifest": target, **columns}), (target, path)
 
 
 @batch.command("submit")
@@ -159,9 +161,7 @@ def submit_batch(
             raise click.BadParameter(str(exc)) from None
         if upload is not None and await client.batches.get(account, batch_id) is None:
             # (A resubmission keeps reading the manifest it was first given.)
-            await client.upload_manifest(
-                client.manifest_target(account, batch_id, upload.name), upload
-            )
+            await client.upload_manifest(*upload)
         record, created = await client.submit(spec)
         messages = console()
         done = record.finished_at is not None

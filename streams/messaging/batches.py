@@ -40,7 +40,7 @@ from streams.messaging.kafka import new_producer
 from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.base import ObjectStore, Presigner
 from streams.storage.batches import BatchStore, Progress, results_csv, results_jsonl
-from streams.storage.layout import batch_output_prefix, upload_key
+from streams.storage.layout import batch_manifest_key, batch_output_prefix
 
 ResultsFormat = Literal["csv", "jsonl"]
 
@@ -69,7 +69,7 @@ class Batches:
         """Where a manifest the caller uploads is kept (the account's uploads)."""
         return S3Object(
             bucket=self.settings.s3.input_bucket,
-            key=upload_key(account, f"batch-{batch_id}", filename),
+            key=batch_manifest_key(account, batch_id, filename),
         )
 
     async def upload_manifest(self, target: S3Object, data: bytes | Path) -> None:

@@ -3,6 +3,7 @@
 Buckets (``s3.*_bucket``):
 
 - inputs: ``uploads/<account>/<request_id>/<file name>`` — an uploaded input;
+  ``uploads/<account>/batch-<batch_id>/<file name>`` — an uploaded batch manifest;
 - outputs: ``<account>/<request_id>.<ext>`` — deterministic, so a recomputed request
   overwrites its output instead of adding one;
 - jobs: ``<account>/<request_id>.json`` — the job record; ``_keys/<key id>.json`` — an API
@@ -66,6 +67,12 @@ def api_key_record_key(key_id: str) -> str:
 def account_key(account: str) -> str:
     """Key of an account's projection in the jobs bucket."""
     return f"{ACCOUNTS_PREFIX}{account}.json"
+
+
+def batch_manifest_key(account: str, batch_id: str, filename: str) -> str:
+    """Key of a manifest the caller uploads for a batch, in the inputs bucket (among the
+    account's uploads, so the account may read it)."""
+    return f"{upload_prefix(account)}batch-{batch_id}/{filename}"
 
 
 def batches_prefix(account: str) -> str:

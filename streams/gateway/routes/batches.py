@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from schemas.api.native import ApiErrorBody
 from schemas.batches import BatchCreate, BatchSpec, BatchView
+from schemas.options import RemovalOptions
 from streams.gateway.deps import Account, Service, invalid_request, options_from
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import checked_webhook
@@ -81,8 +82,6 @@ def _new_batch_id() -> str:
 async def _from_form(request: Request, service: Gateway, account: str) -> BatchCreate:
     """A multipart submission: the manifest file (stored in the account's uploads) and
     the batch's fields; option fields at the top level, as for jobs."""
-    from schemas.options import RemovalOptions
-
     form = await request.form()
     unknown = sorted(set(form.keys()) - _FORM_FIELDS - set(RemovalOptions.model_fields))
     if unknown:
