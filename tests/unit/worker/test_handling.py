@@ -24,7 +24,7 @@ from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.memory import MemoryObjectStore
 from streams.worker.budget import MemoryBudget
-from streams.worker.handling import Inbound, Processor, RetryPolicy
+from streams.worker.handling import Delivery, Inbound, Processor, RetryPolicy
 from tests.httpserver import serve
 from tests.images import alpha_of, photo, photo_jpeg
 
@@ -378,16 +378,23 @@ async def test_a_different_request_under_a_taken_id_is_dead_lettered_and_changes
     assert store.list_keys("outputs", "acme/") == ["acme/req-1.png"]
 
 
-async def test_an_output_destination_is_written_where_the_account_may(
-    remover: Remover, executor: ThreadPoolExecutor
-) -> None:
+async def deliver_to(
+    remover: Remover, executor: ThreadPoolExecutor, bucket: str, key: str
+) -> tuple[MemoryObjectStore, Delivery]:
+    """Handle account acme's request for cat.jpg with its output at ``s3://bucket/key``."""
     store = make_store()
     store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
     payload = {
         "input": {"bucket": "inputs", "key": "cat.jpg"},
-        "output": {"bucket": "catalog", "key": "acme/sku-1/front.png"},
+        "output": {"bucket": bucket, "key": key},
     }
-    delivery = await make_processor(store, remover, executor).handle(message(payload))
+    return store, await make_processor(store, remover, executor).handle(message(payload))
+
+
+async def test_an_output_destination_is_written_where_the_account_may(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store, delivery = await deliver_to(remover, executor, "catalog", "acme/sku-1/front.png")
     assert delivery.completed is not None
     output = delivery.completed.payload.output
     assert (output.bucket, output.key) == ("catalog", "acme/sku-1/front.png")
@@ -398,13 +405,7 @@ async def test_an_output_destination_is_written_where_the_account_may(
 async def test_an_output_destination_outside_the_grants_fails_with_a_code(
     remover: Remover, executor: ThreadPoolExecutor
 ) -> None:
-    store = make_store()
-    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
-    payload = {
-        "input": {"bucket": "inputs", "key": "cat.jpg"},
-        "output": {"bucket": "outputs", "key": "other-account/x.png"},
-    }
-    delivery = await make_processor(store, remover, executor).handle(message(payload))
+    store, delivery = await deliver_to(remover, executor, "outputs", "other-account/x.png")
     assert delivery.failed is not None
     assert delivery.failed.payload.error.code == "output_not_allowed"
     assert store.list_keys("outputs") == []
