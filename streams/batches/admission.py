@@ -38,7 +38,8 @@ BATCH_SHAPE = "batch"
 
 @dataclass(frozen=True)
 class Refused:
-    """The ledger did not admit the item."""
+    """Why an item is not queued: the ledger did not admit it, or it is not a valid
+    request at all."""
 
     code: ErrorCode
     message: str

@@ -41,7 +41,7 @@ from schemas.events import (
     batch_request_id,
     utc_now,
 )
-from streams.batches.admission import Admission
+from streams.batches.admission import Admission, Refused
 from streams.batches.sources import SourceError, SourceItem, source_items
 from streams.config.settings import Settings
 from streams.net.fetch import Fetcher
@@ -190,42 +190,39 @@ class Planner:
         """Send ``item``'s request to the bulk lane (or have the ledger admit and send it),
         or its failure to the tracker."""
         topics = self.settings.topics
-        request = self._request(spec, item)
-        code, message = ErrorCode.INVALID_REQUEST, request
-        if isinstance(request, ImageRequested):
+        outcome: ImageRequested | Refused | None = self._request(spec, item)
+        if isinstance(outcome, ImageRequested):
             if not metered:
-                value = request.model_dump_json().encode()
-                await self.send(topics.bulk_requests, request.request_id.encode(), value)
+                value = outcome.model_dump_json().encode()
+                await self.send(topics.bulk_requests, outcome.request_id.encode(), value)
                 return
-            refused = await self.admission.reserve(request)
-            if refused is None:
-                return
-            code, message = refused.code, refused.message
-        assert isinstance(message, str)
+            outcome = await self.admission.reserve(outcome)
+        if outcome is None:
+            return
         row = ResultRow(
             index=item.index,
             item_id=item.item_id,
             input=item.raw_input,
             request_id=batch_request_id(spec.batch_id, item.index),
             status="failed",
-            error_code=code,
-            error_message=message[:1000],
+            error_code=outcome.code,
+            error_message=outcome.message[:1000],
         )
         done = BatchItemDone(batch_id=spec.batch_id, account=spec.account, row=row)
         await self.send(
             topics.batch_progress, spec.batch_id.encode(), done.model_dump_json().encode()
         )
 
-    def _request(self, spec: BatchSpec, item: SourceItem) -> ImageRequested | str:
+    def _request(self, spec: BatchSpec, item: SourceItem) -> ImageRequested | Refused:
         """The item's request, or why it cannot have one."""
         if item.error is not None or item.input is None or item.options is None:
-            return item.error or "no input"
+            return Refused(ErrorCode.INVALID_REQUEST, item.error or "no input")
         try:
             output = output_location(
                 spec, item, item.options.format.extension, self.settings.s3.output_bucket
             )
         except ValueError as exc:
-            return f"cannot name its output: {exc}"
+            return Refused(ErrorCode.INVALID_REQUEST, f"cannot name its output: {exc}")
         ref = BatchItemRef(batch_id=spec.batch_id, index=item.index, item_id=item.item_id[:256])
         return ImageRequested(
             request_id=batch_request_id(spec.batch_id, item.index),
