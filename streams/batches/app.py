@@ -35,7 +35,7 @@ from streams.messaging.faustkit import create_app, raw_topic, register_web, run_
 from streams.messaging.inflight import (
     dead_lettering,
     handle_or_dead_letter,
-    process_in_flight,
+    register_in_flight_agent,
 )
 from streams.messaging.records import record_of
 from streams.net.fetch import Fetcher, FetchLimits
@@ -51,24 +51,19 @@ PROGRESS_EVENTS = TypeAdapter[BatchItemDone | BatchPlanned](BatchProgressEvent)
 
 
 def register_planner(app: faust.App, planner: Planner, settings: Settings) -> None:
-    topic = raw_topic(app, settings.topics.batches)
-    poison = dead_lettering(raw_topic(app, settings.topics.dead_letter), settings)
-
     async def plan(event: Any) -> None:
         submitted = BatchSubmitted.model_validate_json(record_of(event).value)
         await planner.plan(submitted.account, submitted.batch_id)
 
-    @app.agent(topic, name="cutstream.batches.plan")
-    async def planning(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            plan,
-            poison,
-            concurrency=settings.batches.plan_at_once,
-            max_batch=settings.batches.plan_at_once,
-            batch_window_s=settings.runtime.batch_window_s,
-            shutdown_grace_s=settings.runtime.shutdown_grace_s,
-        )
+    register_in_flight_agent(
+        app,
+        raw_topic(app, settings.topics.batches),
+        "cutstream.batches.plan",
+        plan,
+        settings,
+        concurrency=settings.batches.plan_at_once,
+        dead_letters=raw_topic(app, settings.topics.dead_letter),
+    )
 
 
 def register_tracker(app: faust.App, tracker: Tracker, settings: Settings) -> None:
