@@ -25,9 +25,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.report import machine, replace_section
-from schemas.events import ImageRequest, ImageRequested, S3Object
+from schemas.events import ImageRequest, ImageRequested
 from schemas.ledger import CreateAccount, Plan, Reserve, Settle, Show
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object
 from streams.config.settings import Settings
 from streams.exceptions import LedgerUnavailableError
 from streams.messaging.ledger import LedgerClient

@@ -29,8 +29,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.dataset import photos
 from bench.report import machine, replace_section
-from schemas.events import ImageRequest, ImageRequested, S3Object
+from schemas.events import ImageRequest, ImageRequested
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object
 from streams import local
 from streams.config.settings import Settings
 from streams.imaging.build import build_remover

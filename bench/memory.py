@@ -24,7 +24,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench.report import machine, replace_section
-from schemas.events import ImageCompleted, S3Object
+from schemas.events import ImageCompleted
+from schemas.refs import S3Object
 from streams.client import Client
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack

@@ -31,11 +31,10 @@ from schemas.events import (
     ImageResult,
     OutputInfo,
     ResultEvent,
-    S3Object,
-    UrlInput,
 )
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import Channels, OutputFormat, RemovalOptions, SizePreset
+from schemas.refs import S3Object, UrlInput
 from schemas.webhooks import ArtworkWebhook, JobsWebhook, NativeWebhook, WebhookFormat
 from streams.client import Client, Outcome
 from streams.config.settings import Settings

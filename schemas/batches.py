@@ -18,16 +18,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.errors import ErrorCode
-from schemas.events import (
-    AccountId,
-    BatchId,
-    BucketName,
-    ErrorInfo,
-    InputRef,
-    WebUrl,
-    utc_now,
-)
+from schemas.events import AccountId, BatchId, ErrorInfo, utc_now
 from schemas.options import RemovalOptions
+from schemas.refs import BucketName, InputRef, WebUrl
 
 SCHEMA_VERSION = 1
 

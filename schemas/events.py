@@ -13,24 +13,13 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    AnyUrl,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StringConstraints,
-    Tag,
-    TypeAdapter,
-    UrlConstraints,
-    WithJsonSchema,
-)
+from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, WithJsonSchema
 
 from schemas.errors import DEAD_LETTER_CODES, FAILURE_CODES, ErrorCode
 from schemas.options import RemovalOptions
+from schemas.refs import FrozenModel, InputRef, S3Object, WebUrl
 
 SCHEMA_VERSION = 1
 
@@ -57,89 +46,11 @@ AccountId = Annotated[
     StringConstraints(pattern=_KEY_SAFE),
     Field(description="Tenant the request belongs to (same character rules as request_id)."),
 ]
-WebUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["http", "https"], max_length=2048)]
 
 
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC (events never carry naive times)."""
     return datetime.now(UTC)
-
-
-class _Model(BaseModel):
-    # What cutstream emits always carries every field, defaults included: the schemas of
-    # emitted events (serialisation mode) list them all as required.
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
-    )
-
-
-KEY_PATTERN = r"^(?!.*(^|/)\.{0,2}(/|$))[^\x00-\x1f\x7f\\]+$"
-""":func:`_checked_key` as a regular expression, for the JSON Schemas."""
-
-
-def _checked_key(key: str) -> str:
-    """``key`` if it is a plain object path: no leading ``/``, no empty, ``.`` or ``..``
-    segment, no control characters or backslashes (so no prefix rule can be climbed out
-    of, and every store reads it the same way)."""
-    if any(part in ("", ".", "..") for part in key.split("/")):
-        raise ValueError("an object key has no leading '/', no '//' and no '.' or '..' segments")
-    if any(ord(char) < 32 or char in "\\\x7f" for char in key):
-        raise ValueError("an object key has no control characters or backslashes")
-    return key
-
-
-BucketName = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
-    Field(description="An S3 bucket name: 3-63 of [a-z0-9.-], starting and ending alphanumeric."),
-]
-ObjectKey = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=1024),
-    AfterValidator(_checked_key),
-    Field(
-        description="An object key: a path of non-empty segments, none of them '.' or '..'.",
-        json_schema_extra={"pattern": KEY_PATTERN},
-    ),
-]
-
-
-class S3Object(_Model):
-    """An object in the S3-compatible store."""
-
-    model_config = ConfigDict(json_schema_extra={"not": {"required": ["url"]}})
-
-    kind: Literal["s3"] = "s3"
-    bucket: BucketName
-    key: ObjectKey
-
-
-class UrlInput(_Model):
-    """An image to fetch over HTTPS (public hosts only; see the URL guard)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"not": {"anyOf": [{"required": ["bucket"]}, {"required": ["key"]}]}}
-    )
-
-    kind: Literal["url"] = "url"
-    url: WebUrl
-
-
-def _input_kind(value: Any) -> str | None:
-    """``kind`` when given, else inferred: an object with ``url`` is a URL input. An input
-    names one location: with both a ``url`` and a ``bucket`` or ``key`` it is neither (the
-    JSON Schema says the same)."""
-    if isinstance(value, dict):
-        if "url" in value and ("bucket" in value or "key" in value):
-            return None
-        return str(value.get("kind") or ("url" if "url" in value else "s3"))
-    return str(getattr(value, "kind", "s3"))
-
-
-InputRef = Annotated[
-    Annotated[S3Object, Tag("s3")] | Annotated[UrlInput, Tag("url")],
-    Discriminator(_input_kind),
-]
 
 
 BatchId = Annotated[
@@ -153,7 +64,7 @@ BatchId = Annotated[
 ]
 
 
-class BatchItemRef(_Model):
+class BatchItemRef(FrozenModel):
     """Which batch item a request is (set by the batch planner)."""
 
     batch_id: BatchId
@@ -169,7 +80,7 @@ def batch_request_id(batch_id: str, index: int) -> str:
     return f"{batch_id}.{index}"
 
 
-class ImageRequest(_Model):
+class ImageRequest(FrozenModel):
     """Payload of ``image.requested``."""
 
     input: InputRef = Field(description="Where the image is: an S3 object or a URL.")
@@ -212,7 +123,7 @@ class ImageRequest(_Model):
         )
 
 
-class ForegroundBox(_Model):
+class ForegroundBox(FrozenModel):
     """The subject's bounds in output pixels (remove.bg's X-Foreground-* headers)."""
 
     left: int
@@ -231,7 +142,7 @@ class OutputInfo(S3Object):
     foreground: ForegroundBox | None = None
 
 
-class ImageResult(_Model):
+class ImageResult(FrozenModel):
     """Payload of ``image.completed``."""
 
     output: OutputInfo
@@ -266,7 +177,7 @@ DeadLetterCode = Annotated[
 ]
 
 
-class ErrorInfo(_Model):
+class ErrorInfo(FrozenModel):
     """Why a request failed."""
 
     code: FailureCode
@@ -276,7 +187,7 @@ class ErrorInfo(_Model):
     )
 
 
-class DeadLetterError(_Model):
+class DeadLetterError(FrozenModel):
     """Why a record was dead-lettered (the codes of failures, and of undelivered webhooks
     and conflicting duplicates)."""
 
@@ -285,7 +196,7 @@ class DeadLetterError(_Model):
     retryable: bool = False
 
 
-class ImageError(_Model):
+class ImageError(FrozenModel):
     """Payload of ``image.failed``."""
 
     error: ErrorInfo
@@ -295,7 +206,7 @@ class ImageError(_Model):
     )
 
 
-class Envelope(_Model):
+class Envelope(FrozenModel):
     """Fields shared by every event."""
 
     schema_version: int = Field(
@@ -370,7 +281,7 @@ webhook URL the guard refuses."""
 Encoding = Literal["utf-8", "base64"]
 
 
-class DeadLetter(_Model):
+class DeadLetter(FrozenModel):
     """A record that could not be handled (topics ``topics.dead_letter`` and
     ``topics.webhook_dead_letter``). The original is kept whole when it fits under the
     producer's limit, else its head (``original_truncated``) with its full size and

@@ -24,8 +24,9 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from schemas.events import ImageCompleted, ImageRequested, ResultEvent, S3Object, UrlInput
+from schemas.events import ImageCompleted, ImageRequested, ResultEvent
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object, UrlInput
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.messaging.results import ResultWatcher

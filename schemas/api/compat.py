@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from schemas.events import UrlInput
 from schemas.jobs import JobRecord, JobStatus
+from schemas.refs import UrlInput
 from schemas.webhooks import ArtworkParameters, ArtworkWebhook
 
 

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import BucketName, ObjectKey, RequestId, WebUrl
+from schemas.events import RequestId
 from schemas.options import RemovalOptions
+from schemas.refs import BucketName, ObjectKey, WebUrl
 
 
 class ObjectRef(BaseModel):

@@ -37,10 +37,10 @@ from schemas.events import (
     ErrorInfo,
     ImageRequest,
     ImageRequested,
-    S3Object,
     batch_request_id,
     utc_now,
 )
+from schemas.refs import S3Object
 from streams.batches.admission import Admission, Refused
 from streams.batches.sources import SourceError, SourceItem, source_items
 from streams.config.settings import Settings

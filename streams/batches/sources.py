@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from schemas.batches import BatchSpec, ManifestSource, PrefixSource
-from schemas.events import S3Object, UrlInput
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object, UrlInput
 from streams.net.fetch import Fetcher
 from streams.storage.base import ObjectStore
 from streams.storage.layout import IMAGE_SUFFIXES

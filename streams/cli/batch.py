@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from schemas.batches import BatchSource, BatchView
-    from schemas.events import S3Object
+    from schemas.refs import S3Object
     from streams.messaging.batches import Batches
 
 
@@ -63,7 +63,7 @@ def _source(
     """The batch's source from SOURCE, and a local manifest to upload first (if any), with
     where it goes."""
     from schemas.batches import ManifestSource, PrefixSource
-    from schemas.events import S3Object, UrlInput
+    from schemas.refs import S3Object, UrlInput
 
     columns = {"format": manifest_format, "input_column": input_column, "id_column": id_column}
     if value.startswith("s3://"):

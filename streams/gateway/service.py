@@ -16,9 +16,10 @@ import functools
 from datetime import timedelta
 
 from schemas.api.native import ObjectRef
-from schemas.events import ImageCompleted, ImageFailed, OutputInfo, S3Object, UrlInput, is_key_safe
+from schemas.events import ImageCompleted, ImageFailed, OutputInfo, is_key_safe
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object, UrlInput
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
 from streams.exceptions import (

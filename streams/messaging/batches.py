@@ -28,7 +28,8 @@ from schemas.batches import (
     ManifestSource,
     PrefixSource,
 )
-from schemas.events import S3Object, utc_now
+from schemas.events import utc_now
+from schemas.refs import S3Object
 from streams.config.settings import Settings
 from streams.exceptions import (
     BatchConflictError,

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka.errors import KafkaError
 
 from schemas.errors import CutstreamError
-from schemas.events import ImageRequest, ImageRequested, S3Object, UrlInput
+from schemas.events import ImageRequest, ImageRequested
 from schemas.jobs import JobRecord
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object, UrlInput
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
 from streams.exceptions import QueueUnavailableError, RequestIdTakenError, StorageUnavailableError

@@ -39,10 +39,10 @@ from schemas.events import (
     ImageFailed,
     ImageRequested,
     OutputInfo,
-    S3Object,
     result_event_id,
 )
 from schemas.jobs import JobRecord, JobStatus
+from schemas.refs import S3Object
 from streams import metrics
 from streams.messaging.locks import KeyedLocks
 from streams.messaging.records import Record, dead_letter

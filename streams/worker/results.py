@@ -13,10 +13,10 @@ from schemas.events import (
     ImageFailed,
     ImageRequested,
     ImageResult,
-    UrlInput,
     result_event_id,
 )
 from schemas.jobs import JobRecord
+from schemas.refs import UrlInput
 
 
 def _result_envelope(record: JobRecord, kind: str) -> dict[str, Any]:

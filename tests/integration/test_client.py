@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from schemas.errors import ErrorCode
-from schemas.events import ImageCompleted, ImageFailed, S3Object
+from schemas.events import ImageCompleted, ImageFailed
 from schemas.options import RemovalOptions
+from schemas.refs import S3Object
 from streams.client import Client
 from streams.config.settings import Settings
 from streams.exceptions import SubmitTimeoutError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import S3Object
+from schemas.refs import S3Object
 from streams.client import Client
 from streams.stack import EmbeddedStack, ensure_topics
 from streams.storage.jobs import JobStore

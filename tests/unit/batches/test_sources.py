@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from schemas.batches import BatchSpec
-from schemas.events import S3Object, UrlInput
+from schemas.refs import S3Object, UrlInput
 from streams.batches.planner import output_location
 from streams.batches.sources import (
     SourceError,

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from schemas.events import ImageRequest, ImageRequested, UrlInput
+from schemas.events import ImageRequest, ImageRequested
 from schemas.ledger import (
     AccountStatus,
     Command,
@@ -24,6 +24,7 @@ from schemas.ledger import (
     UsageEvent,
     Window,
 )
+from schemas.refs import UrlInput
 from streams.ledger.book import AccountState, Book
 
 PLANS = {

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from schemas.events import ImageRequested, S3Object
+from schemas.events import ImageRequested
 from schemas.options import OutputFormat, RemovalOptions
+from schemas.refs import S3Object
 from streams.config.settings import Settings
 from streams.exceptions import RequestIdTakenError
 from streams.messaging.submit import Submitter, image_request

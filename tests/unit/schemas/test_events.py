@@ -17,10 +17,9 @@ from schemas.events import (
     ImageRequested,
     ImageResult,
     OutputInfo,
-    S3Object,
-    UrlInput,
     result_event_id,
 )
+from schemas.refs import S3Object, UrlInput
 
 
 def request(**overrides: Any) -> ImageRequested:

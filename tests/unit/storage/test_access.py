@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import S3Object
+from schemas.refs import S3Object
 from streams.config.settings import S3Settings, Settings
 from streams.exceptions import ObjectNotFoundError
 from streams.storage.access import ReadAccess
