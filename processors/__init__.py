@@ -7,7 +7,7 @@ from processors.exceptions import (
     ProcessorError,
     UnknownModelError,
 )
-from processors.pipeline import RemovalResult, Remover
+from processors.pipeline import RemovalResult, Remover, Rendering
 
 __all__ = [
     "InvalidImageError",
@@ -16,5 +16,6 @@ __all__ = [
     "ProcessorError",
     "RemovalResult",
     "Remover",
+    "Rendering",
     "UnknownModelError",
 ]

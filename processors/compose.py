@@ -14,7 +14,15 @@ from PIL import Image, ImageChops, ImageFilter
 
 from processors.exceptions import UnusableOptionsError
 from schemas.colors import RGBA
-from schemas.options import Channels, Margin, Quality, RemovalOptions, SizePreset
+from schemas.options import (
+    BackgroundFit,
+    BackgroundPosition,
+    Channels,
+    Margin,
+    Quality,
+    RemovalOptions,
+    SizePreset,
+)
 
 MASK_LOW = 10
 """Mask values at or below this become fully transparent (saliency noise in the background)."""
@@ -184,10 +192,39 @@ def shadow_layer(
     return layer
 
 
+def fitted(
+    backdrop: Image.Image,
+    size: tuple[int, int],
+    fit: BackgroundFit,
+    position: BackgroundPosition = BackgroundPosition.CENTER,
+) -> Image.Image:
+    """``backdrop`` (RGBA) made ``size``: scaled to cover it (cropped at ``position``),
+    to fit inside it (placed at ``position`` on transparency) or stretched to it."""
+    width, height = size
+    if fit is BackgroundFit.STRETCH:
+        return backdrop.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    scale = (max if fit is BackgroundFit.COVER else min)(
+        width / backdrop.width, height / backdrop.height
+    )
+    scaled = (max(1, round(backdrop.width * scale)), max(1, round(backdrop.height * scale)))
+    image = backdrop.resize(scaled, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    ax, ay = position.anchor
+    left, top = round((width - scaled[0]) * ax), round((height - scaled[1]) * ay)
+    if fit is BackgroundFit.COVER:
+        return image.crop((-left, -top, -left + width, -top + height))
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer.paste(image, (left, top))
+    return layer
+
+
 def _background(
-    rgb: Image.Image, alpha: Image.Image, options: RemovalOptions
+    rgb: Image.Image, alpha: Image.Image, options: RemovalOptions, backdrop: Image.Image | None
 ) -> Image.Image | None:
     """The layer under the subject, or ``None`` for a plain cutout."""
+    if options.bg_image is not None:
+        if backdrop is None:
+            raise ValueError("bg_image is set but no backdrop was given")
+        return fitted(backdrop, rgb.size, options.bg_fit, options.bg_position)
     if options.bg_color is not None:
         return solid(rgb.size, options.bg_color)
     if options.bg_blur is not None:
@@ -199,15 +236,21 @@ def _background(
     return None
 
 
-def compose(rgb: Image.Image, alpha: Image.Image, options: RemovalOptions) -> Image.Image:
-    """The picture to encode: "L" (the mask), "RGB" (flattened) or "RGBA".
+def compose(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    options: RemovalOptions,
+    backdrop: Image.Image | None = None,
+) -> Image.Image:
+    """The picture to encode: "L" (the mask), "RGB" (flattened) or "RGBA". ``backdrop``
+    is the decoded ``bg_image`` (RGBA), when the options name one.
 
     ``rgb`` is consumed: the cutout is built in its own memory (Pillow keeps RGB at four
     bytes a pixel, so adding the alpha channel in place costs nothing, where a copy of a
     50-megapixel picture costs 200 MB)."""
     if options.channels is Channels.ALPHA:
         return alpha
-    background = _background(rgb, alpha, options)
+    background = _background(rgb, alpha, options, backdrop)
     picture = rgb
     picture.putalpha(alpha)
     if background is not None:

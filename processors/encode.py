@@ -39,9 +39,12 @@ def clear_transparent(picture: Image.Image) -> Image.Image:
     return picture
 
 
-def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
+def encode(
+    picture: Image.Image, output_format: OutputFormat, quality: int | None = None
+) -> Encoded:
     """Encode an "RGBA", "RGB" or "L" picture (an RGBA picture has its invisible pixels
-    cleared in place). JPEG pictures must already be opaque."""
+    cleared in place) at ``quality`` (WebP and JPEG; default theirs). JPEG pictures must
+    already be opaque."""
     output_format = output_format.resolved()
     buffer = io.BytesIO()
     if output_format is OutputFormat.PNG:
@@ -50,10 +53,10 @@ def encode(picture: Image.Image, output_format: OutputFormat) -> Encoded:
         )
     elif output_format is OutputFormat.WEBP:
         clear_transparent(picture).save(
-            buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100
+            buffer, "WEBP", quality=quality or WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100
         )
     else:
         if picture.mode == "RGBA":
             raise ValueError("JPEG cannot carry transparency; flatten the picture first")
-        picture.save(buffer, "JPEG", quality=JPEG_QUALITY)
+        picture.save(buffer, "JPEG", quality=quality or JPEG_QUALITY)
     return Encoded(buffer.getvalue(), output_format.media_type, output_format.extension)

@@ -16,7 +16,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,6 +52,15 @@ class RemovalResult:
     """The subject's bounds in output pixels (remove.bg's X-Foreground-*), if any."""
     model_s: float = 0.0
     """Seconds the model ran (waiting for the slot not included)."""
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One output to make from a segmentation: its options (``model`` and ``quality``
+    are the request's) and the decoded ``bg_image`` they name (RGBA), if any."""
+
+    options: RemovalOptions
+    backdrop: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -153,10 +162,14 @@ class Remover:
         averaged: Tensor = (first + _mirrored(mirror)) / np.float32(2)
         return averaged, model_s
 
-    def finish(self, prepared: Prepared, output: Tensor) -> RemovalResult:
-        """Mask → alpha → crop → resize → compose → encode. Consumes ``prepared`` (its
-        decoded picture becomes the output's memory)."""
+    def finish(
+        self, prepared: Prepared, output: Tensor, renderings: Sequence[Rendering] = ()
+    ) -> list[RemovalResult]:
+        """Mask → alpha, once; then per rendering (default: one, of the prepared options)
+        crop → resize → compose → encode. Consumes ``prepared`` (its decoded picture
+        becomes the last output's memory; the others work on copies)."""
         decoded, options = prepared.decoded, prepared.options
+        renderings = renderings or (Rendering(options),)
         resample = (
             Image.Resampling.BILINEAR
             if options.quality is Quality.FAST
@@ -165,26 +178,61 @@ class Remover:
         mask = prepared.segmenter.postprocess(output, decoded.size, resample)
         alpha = subject_alpha(mask, decoded.alpha, options.quality)
         subject = foreground_box(alpha)
-        box = crop_box(subject, options.crop_margin, decoded.size) if options.crop else None
-        box = box or Box(0, 0, *decoded.size)
-        size = target_size((box.width, box.height), options.size)
-        rgb, alpha = cut_and_scale(decoded.rgb, alpha, box, size)
-        encoded = encode(compose(rgb, alpha, options), options.format)
-        scale = size[0] / box.width
-        return RemovalResult(
-            data=encoded.data,
-            content_type=encoded.content_type,
-            extension=encoded.extension,
-            width=size[0],
-            height=size[1],
-            foreground=subject.moved_and_scaled(box, scale) if subject else None,
-        )
+        last = len(renderings) - 1
+        return [
+            _cut(decoded.rgb if index == last else decoded.rgb.copy(), alpha, subject, rendering)
+            for index, rendering in enumerate(renderings)
+        ]
 
-    def remove(self, data: bytes, options: RemovalOptions, priority: int = 0) -> RemovalResult:
-        """Cut the subject of the image in ``data`` out of its background."""
+    def remove(
+        self,
+        data: bytes,
+        options: RemovalOptions,
+        priority: int = 0,
+        backdrop: Image.Image | None = None,
+    ) -> RemovalResult:
+        """Cut the subject of the image in ``data`` out of its background (onto
+        ``backdrop``, the decoded ``bg_image``, if the options name one)."""
+        return self.render(data, options, [Rendering(options, backdrop)], priority)[0]
+
+    def render(
+        self,
+        data: bytes,
+        options: RemovalOptions,
+        renderings: Sequence[Rendering],
+        priority: int = 0,
+    ) -> list[RemovalResult]:
+        """One output per rendering, from one run of the model as ``options`` say
+        (``model``, ``quality``)."""
         prepared = self.prepare(data, options)
         output, model_s = self.infer_timed(prepared, priority)
-        return dataclasses.replace(self.finish(prepared, output), model_s=model_s)
+        results = self.finish(prepared, output, renderings)
+        return [dataclasses.replace(result, model_s=model_s) for result in results]
+
+
+def _cut(
+    rgb: Image.Image, alpha: Image.Image, subject: Box | None, rendering: Rendering
+) -> RemovalResult:
+    """One rendition of the cut-out subject: crop, resize, compose, encode (``rgb`` is
+    consumed)."""
+    options = rendering.options
+    size = rgb.size
+    box = crop_box(subject, options.crop_margin, size) if options.crop else None
+    box = box or Box(0, 0, *size)
+    out_size = target_size((box.width, box.height), options.size)
+    rgb, alpha = cut_and_scale(rgb, alpha, box, out_size)
+    encoded = encode(
+        compose(rgb, alpha, options, rendering.backdrop), options.format, options.output_quality
+    )
+    scale = out_size[0] / box.width
+    return RemovalResult(
+        data=encoded.data,
+        content_type=encoded.content_type,
+        extension=encoded.extension,
+        width=out_size[0],
+        height=out_size[1],
+        foreground=subject.moved_and_scaled(box, scale) if subject else None,
+    )
 
 
 def _mirrored(tensor: Tensor) -> Tensor:

@@ -13,13 +13,22 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from schemas.errors import DEAD_LETTER_CODES, FAILURE_CODES, ErrorCode
 from schemas.options import RemovalOptions
 from schemas.refs import FrozenModel, InputRef, S3Object, WebUrl
+from schemas.renditions import MAX_RENDITIONS, Rendition, rendition_options, template_fields
 
 SCHEMA_VERSION = 1
 
@@ -111,16 +120,53 @@ class ImageRequest(FrozenModel):
     batch: BatchItemRef | None = Field(
         default=None, description="The batch item this request is, if any."
     )
+    outputs: list[Rendition] = Field(
+        default_factory=list,
+        max_length=MAX_RENDITIONS,
+        description=f"Up to {MAX_RENDITIONS} renditions of one segmentation: each overrides "
+        "the request's options (all but `model` and `quality`) and may name its `bucket` and "
+        "`key` (a template). Empty: one output, as the options say. With `output` set, the "
+        "first rendition goes there.",
+    )
+
+    @model_validator(mode="after")
+    def _renditions_valid(self) -> ImageRequest:
+        for index, rendition in enumerate(self.outputs):
+            try:
+                rendition_options(self.options, rendition)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = ".".join(str(part) for part in error["loc"])
+                raise ValueError(f"outputs[{index}].{where}: {error['msg']}") from None
+        first = self.outputs[0] if self.outputs else None
+        if self.output is not None and first is not None and (first.bucket or first.key):
+            raise ValueError("give the first output's place once: in `output` or in outputs[0]")
+        literal = [(r.bucket, r.key) for r in self.outputs if r.key and not template_fields(r.key)]
+        if len(set(literal)) < len(literal):
+            raise ValueError("two outputs name the same key")
+        return self
+
+    def renditions(self) -> list[RemovalOptions]:
+        """The options of each output: the request's own when it lists no ``outputs``."""
+        if not self.outputs:
+            return [self.options]
+        return [rendition_options(self.options, rendition) for rendition in self.outputs]
 
     def same_work_as(self, other: ImageRequest) -> bool:
-        """Whether ``other`` asks for the same output: the same input, options and output
-        location (where the result is announced may differ). A request id names one piece
-        of work."""
-        return (self.input, self.options, self.output) == (
+        """Whether ``other`` asks for the same outputs: the same input, options, renditions
+        and output locations (where the result is announced may differ). A request id
+        names one piece of work."""
+        return (self.input, self.options, self.output, _dumped(self.outputs)) == (
             other.input,
             other.options,
             other.output,
+            _dumped(other.outputs),
         )
+
+
+def _dumped(outputs: list[Rendition]) -> list[dict[str, Any]]:
+    """Renditions as sent (``null`` and unset told apart)."""
+    return [rendition.model_dump(mode="json") for rendition in outputs]
 
 
 class ForegroundBox(FrozenModel):
@@ -142,10 +188,24 @@ class OutputInfo(S3Object):
     foreground: ForegroundBox | None = None
 
 
+def every_output(data: Any) -> Any:
+    """A result written before renditions has ``output`` alone: it is every output."""
+    if isinstance(data, dict) and not data.get("outputs") and data.get("output") is not None:
+        return {**data, "outputs": [data["output"]]}
+    return data
+
+
 class ImageResult(FrozenModel):
     """Payload of ``image.completed``."""
 
-    output: OutputInfo
+    output: OutputInfo = Field(description="The first output (the only one, usually).")
+    outputs: list[OutputInfo] = Field(
+        default_factory=list,
+        description="Every output, in the order of the request's `outputs` (one when it "
+        "listed none); the first is `output`.",
+    )
+
+    _outputs_filled = model_validator(mode="before")(every_output)
     processing_ms: float = Field(ge=0, description="Wall time of the successful attempt.")
     attempts: int = Field(ge=1, description="Processing attempts it took.")
     worker: str = Field(default="", description="Which worker produced it (host:pid).")

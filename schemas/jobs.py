@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from schemas.events import (
     SCHEMA_VERSION,
@@ -19,6 +19,7 @@ from schemas.events import (
     ImageRequest,
     OutputInfo,
     RequestId,
+    every_output,
     utc_now,
 )
 from schemas.webhooks import DeliveryAttempt
@@ -73,7 +74,10 @@ class JobRecord(BaseModel):
         default=None, description="From the first attempt's start to the outcome."
     )
     attempts: int = Field(default=0, description="Processing attempts started.")
-    output: OutputInfo | None = None
+    output: OutputInfo | None = Field(default=None, description="The first output.")
+    outputs: list[OutputInfo] = Field(
+        default_factory=list, description="Every output (renditions), the first being `output`."
+    )
     error: ErrorInfo | None = Field(default=None, description="Final error, or the last one.")
     worker: str | None = None
     result_event_id: str | None = None
@@ -85,6 +89,8 @@ class JobRecord(BaseModel):
     deliveries: list[DeliveryAttempt] = Field(
         default_factory=list, description="Webhook delivery attempts, oldest first."
     )
+
+    _outputs_filled = model_validator(mode="before")(every_output)
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Credits the request cost: its held credits once it succeeded; a failed "

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.colors import RGBA, Color
+from schemas.refs import InputRef
 
 
 class OutputFormat(StrEnum):
@@ -72,6 +73,50 @@ class Quality(StrEnum):
     about twice the model time, a tighter mask."""
 
 
+class BackgroundFit(StrEnum):
+    """How a background image fills the output."""
+
+    COVER = "cover"
+    """Scaled to cover the whole picture, cropped at ``bg_position``."""
+    CONTAIN = "contain"
+    """Scaled to fit inside the picture, placed at ``bg_position``; the rest stays
+    transparent (white once flattened)."""
+    STRETCH = "stretch"
+    """Scaled to the picture's size exactly, aspect ratio ignored."""
+
+
+class BackgroundPosition(StrEnum):
+    """Where a background image is anchored when ``cover`` crops it or ``contain`` leaves
+    room around it."""
+
+    CENTER = "center"
+    TOP = "top"
+    BOTTOM = "bottom"
+    LEFT = "left"
+    RIGHT = "right"
+    TOP_LEFT = "top-left"
+    TOP_RIGHT = "top-right"
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM_RIGHT = "bottom-right"
+
+    @property
+    def anchor(self) -> tuple[float, float]:
+        """The (x, y) fraction of the spare room kept left of and above the image."""
+        x = 0.0 if "left" in self.value else 1.0 if "right" in self.value else 0.5
+        y = 0.0 if "top" in self.value else 1.0 if "bottom" in self.value else 0.5
+        return x, y
+
+
+def _image_reference(value: Any) -> Any:
+    """A background image given as text: ``https://…`` (a URL) or ``s3://bucket/key``."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("s3://"):
+        bucket, _, key = value.removeprefix("s3://").partition("/")
+        return {"kind": "s3", "bucket": bucket, "key": key}
+    return {"kind": "url", "url": value}
+
+
 class SizePreset(StrEnum):
     PREVIEW = "preview"
     SMALL = "small"
@@ -92,6 +137,9 @@ _SIZE_LIMITS: dict[SizePreset, int | None] = {
     SizePreset.LARGE: 2048,
     SizePreset.FULL: None,
 }
+
+BACKGROUND_FIELDS = ("bg_color", "bg_blur", "bg_gradient", "bg_image")
+"""The background replacements; at most one per request."""
 
 MAX_MARGIN_PX = 500
 MAX_MARGIN_PERCENT = 50
@@ -197,6 +245,23 @@ class RemovalOptions(BaseModel):
         default=None,
         description="Replace the background with a vertical gradient: [top colour, bottom colour].",
     )
+    bg_image: Annotated[InputRef, BeforeValidator(_image_reference)] | None = Field(
+        default=None,
+        description="Replace the background with an image: an https URL (the same URL rules "
+        "as inputs), an object reference ({bucket, key}, or `s3://bucket/key`, readable by "
+        "the account like an input) or, over HTTP, an uploaded file. Decoded with the same "
+        "limits as inputs.",
+    )
+    bg_fit: BackgroundFit = Field(
+        default=BackgroundFit.COVER,
+        description="How bg_image fills the picture: cover (crop to fill), contain (fit "
+        "inside, the rest transparent) or stretch.",
+    )
+    bg_position: BackgroundPosition = Field(
+        default=BackgroundPosition.CENTER,
+        description="Where bg_image is anchored when cover crops it or contain leaves room: "
+        "center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right.",
+    )
     shadow: bool = Field(default=False, description="Draw a drop shadow under the subject.")
     shadow_color: Color = Field(
         default=RGBA(0, 0, 0, 110),
@@ -214,6 +279,13 @@ class RemovalOptions(BaseModel):
         description="Largest output side: preview 256, small 512, medium 1024, large "
         "2048, full = the input's. Never upscales.",
     )
+    output_quality: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Encoding quality of webp and jpg outputs (1-100; default 90). PNG is "
+        "lossless and takes none.",
+    )
     crop: bool = Field(default=False, description="Crop the output to the subject's bounds.")
     crop_margin: MarginField = Field(
         default=Margin(0, "px"),
@@ -223,11 +295,13 @@ class RemovalOptions(BaseModel):
 
     @property
     def background(self) -> str | None:
-        """Which background replacement is requested: color, blur, gradient or None."""
+        """Which background replacement is requested: color, blur, gradient, image or
+        None."""
         for name, value in (
             ("color", self.bg_color),
             ("blur", self.bg_blur),
             ("gradient", self.bg_gradient),
+            ("image", self.bg_image),
         ):
             if value is not None:
                 return name
@@ -237,7 +311,7 @@ class RemovalOptions(BaseModel):
     def _check_combinations(self) -> RemovalOptions:
         """Reject values that would be silently ignored. Only values that differ from
         their defaults count, so a serialised request (defaults included) round-trips."""
-        backgrounds = [f for f in ("bg_color", "bg_blur", "bg_gradient") if getattr(self, f)]
+        backgrounds = [f for f in BACKGROUND_FIELDS if getattr(self, f)]
         if len(backgrounds) > 1:
             _reject(backgrounds[1], f"cannot be combined with {backgrounds[0]}", self)
         if self.channels is Channels.ALPHA:
@@ -247,8 +321,14 @@ class RemovalOptions(BaseModel):
             for name in ("shadow_color", "shadow_offset", "shadow_blur"):
                 if getattr(self, name) != RemovalOptions.model_fields[name].default:
                     _reject(name, "requires shadow=true", self)
+        if self.bg_image is None:
+            for name in ("bg_fit", "bg_position"):
+                if getattr(self, name) != RemovalOptions.model_fields[name].default:
+                    _reject(name, "requires bg_image", self)
         if not self.crop and self.crop_margin.value:
             _reject("crop_margin", "requires crop=true", self)
+        if self.output_quality is not None and self.format.resolved() is OutputFormat.PNG:
+            _reject("output_quality", "has no effect with format=png (lossless)", self)
         return self
 
     @property

@@ -31,10 +31,10 @@ class FrozenModel(BaseModel):
 
 
 KEY_PATTERN = r"^(?!.*(^|/)\.{0,2}(/|$))[^\x00-\x1f\x7f\\]+$"
-""":func:`_checked_key` as a regular expression, for the JSON Schemas."""
+""":func:`checked_key` as a regular expression, for the JSON Schemas."""
 
 
-def _checked_key(key: str) -> str:
+def checked_key(key: str) -> str:
     """``key`` if it is a plain object path: no leading ``/``, no empty, ``.`` or ``..``
     segment, no control characters or backslashes (so no prefix rule can be climbed out
     of, and every store reads it the same way)."""
@@ -53,7 +53,7 @@ BucketName = Annotated[
 ObjectKey = Annotated[
     str,
     StringConstraints(min_length=1, max_length=1024),
-    AfterValidator(_checked_key),
+    AfterValidator(checked_key),
     Field(
         description="An object key: a path of non-empty segments, none of them '.' or '..'.",
         json_schema_extra={"pattern": KEY_PATTERN},

@@ -1,0 +1,161 @@
+"""Renditions: several outputs from one segmentation.
+
+A request's ``outputs`` lists up to :data:`MAX_RENDITIONS` renditions. Each is a set of
+option overrides over the request's options — anything but ``model`` and ``quality``,
+which shape the mask and so are the request's — and optionally where to store it: a
+``bucket`` and a ``key``, which may be a template (:data:`KEY_FIELDS`).
+
+Overrides replace the request's values field by field, with three rules so that an
+override never trips over a value it did not ask for: a rendition that names any
+background (``bg_color``, ``bg_blur``, ``bg_gradient``, ``bg_image``; ``null`` for
+none) replaces the request's background; ``shadow: false`` drops the request's shadow
+settings and ``crop: false`` its margin; a PNG rendition drops the request's
+``output_quality``; ``channels: "alpha"`` drops background and shadow.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Annotated, Any, Optional
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    create_model,
+    model_serializer,
+)
+from pydantic.fields import FieldInfo
+
+from schemas.options import BACKGROUND_FIELDS, OutputFormat, RemovalOptions
+from schemas.refs import BucketName, FrozenModel, checked_key
+
+MAX_RENDITIONS = 8
+
+MASK_FIELDS = ("model", "quality")
+"""Options that shape the mask: the request's alone (the model runs once)."""
+OVERRIDABLE = tuple(name for name in RemovalOptions.model_fields if name not in MASK_FIELDS)
+_NULLABLE = {name for name in OVERRIDABLE if RemovalOptions.model_fields[name].default is None}
+"""Options where ``null`` means something (no background…); elsewhere it means unset."""
+_BACKGROUND_DETAILS = ("bg_fit", "bg_position")
+_SHADOW_DETAILS = ("shadow_color", "shadow_offset", "shadow_blur")
+
+KEY_FIELDS = {
+    "request_id": "the request's id",
+    "account": "the account",
+    "stem": "the input's file name without its extension",
+    "ext": "this rendition's extension (png, webp, jpg)",
+    "index": "this rendition's position in `outputs` (0-based)",
+    "size": "this rendition's size preset",
+    "batch_id": "the batch, for a batch item (else empty)",
+    "item_id": "the batch item's id (else empty)",
+    "item_index": "the batch item's position in its source (else empty)",
+}
+"""The fields a rendition's key template may name."""
+
+
+def template_fields(template: str) -> list[str]:
+    """The fields ``template`` names (``{name}``), checked: plain names only."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"not a key template: {exc} (write {{{{ and }}}} for braces)") from None
+    names = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"{{{name}}} is not a field name (letters, digits, _)")
+        names.append(name)
+    return names
+
+
+def _key_template(template: str) -> str:
+    unknown = sorted(set(template_fields(template)) - KEY_FIELDS.keys())
+    if unknown:
+        raise ValueError(
+            f"unknown key field(s) {', '.join(unknown)}; a key may name "
+            + ", ".join(f"{{{name}}}" for name in KEY_FIELDS)
+        )
+    return checked_key(template)
+
+
+KeyTemplate = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    AfterValidator(_key_template),
+    Field(
+        description="Object key of this output, or a template naming "
+        + ", ".join(f"`{{{name}}}` ({what})" for name, what in KEY_FIELDS.items())
+        + ". Default: the first output's key, the others next to it as "
+        "`<first key without extension>.<index>.<ext>`.",
+        examples=["catalog/{request_id}/thumb.jpg", "{account}/{stem}-{size}.{ext}"],
+    ),
+]
+
+
+def _optional(info: FieldInfo) -> tuple[Any, Any]:
+    """The options field ``info`` as an override: the same type and checks, or unset."""
+    annotation: Any = (
+        Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    )
+    return Optional[annotation], Field(default=None, description=info.description)  # noqa: UP045
+
+
+_OVERRIDE_FIELDS: dict[str, Any] = {
+    name: _optional(RemovalOptions.model_fields[name]) for name in OVERRIDABLE
+}
+_Overrides = create_model(  # the options' fields, each optional: a rendition's overrides
+    "RenditionOverrides", __base__=FrozenModel, **_OVERRIDE_FIELDS
+)
+
+
+class Rendition(_Overrides):
+    """One output of a request: option overrides and, optionally, where it goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: BucketName | None = Field(
+        default=None,
+        description="Bucket of this output (default: the first output's; for the first, "
+        "`s3.output_bucket`). Writes are checked like `output`: the account's own prefix, "
+        "or one `access.write_grants` gives it.",
+    )
+    key: KeyTemplate | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_what_was_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the fields given: an unset override and a ``null`` one differ (``null``
+        clears the request's background), so the difference must survive a round trip."""
+        data: dict[str, Any] = handler(self)
+        return {name: value for name, value in data.items() if name in self.model_fields_set}
+
+    def overrides(self) -> dict[str, Any]:
+        """The options this rendition sets (``null`` included: it clears)."""
+        return {
+            name: getattr(self, name)
+            for name in OVERRIDABLE
+            if name in self.model_fields_set
+            and (getattr(self, name) is not None or name in _NULLABLE)
+        }
+
+
+def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOptions:
+    """``base`` with ``rendition``'s overrides (see the module's rules); a
+    :class:`~pydantic.ValidationError` when the result is not a valid set of options."""
+    overrides = rendition.overrides()
+    values = {name: getattr(base, name) for name in RemovalOptions.model_fields}
+    dropped: list[str] = []
+    if overrides.keys() & set(BACKGROUND_FIELDS) or overrides.get("channels") == "alpha":
+        dropped += [*BACKGROUND_FIELDS, *_BACKGROUND_DETAILS]
+    if overrides.get("shadow") is False or overrides.get("channels") == "alpha":
+        dropped += ["shadow", *_SHADOW_DETAILS]
+    if overrides.get("crop") is False:
+        dropped.append("crop_margin")
+    if overrides.get("format") is OutputFormat.PNG:
+        dropped.append("output_quality")
+    for name in dropped:
+        values.pop(name, None)
+    return RemovalOptions.model_validate(values | overrides)
