@@ -382,6 +382,13 @@ class WorkerSettings(Group):
         "width x height x 4, read from its header before it is decoded (a 7000x7000 PNG of "
         "6 KB reserves 196 MB). A larger single picture still runs, alone.",
     )
+    backdrop_cache_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=0,
+        description="Decoded background images (`bg_image`) kept per worker, in pixel bytes "
+        "(width x height x 4), keyed by the SHA-256 of the image's bytes: a batch with one "
+        "backdrop decodes it once. 0 keeps none.",
+    )
     retry_delays_s: list[float] = Field(
         default=[2.0, 10.0, 30.0],
         min_length=0,

@@ -10,6 +10,7 @@ writer at a time (rclone has no conditional writes to lean on).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,9 +110,18 @@ def _finished(
 
 
 def succeeded(
-    record: JobRecord, output: OutputInfo, event_id: str, at: datetime | None = None
+    record: JobRecord, outputs: Sequence[OutputInfo], event_id: str, at: datetime | None = None
 ) -> JobRecord:
-    return _finished(record, JobStatus.SUCCEEDED, event_id, at, output=output, error=None)
+    """Succeeded with ``outputs`` (its renditions; the first is ``output``)."""
+    return _finished(
+        record,
+        JobStatus.SUCCEEDED,
+        event_id,
+        at,
+        output=outputs[0],
+        outputs=list(outputs),
+        error=None,
+    )
 
 
 def failed(

@@ -5,7 +5,8 @@ Buckets (``s3.*_bucket``):
 - inputs: ``uploads/<account>/<request_id>/<file name>`` — an uploaded input;
   ``uploads/<account>/batch-<batch_id>/<file name>`` — an uploaded batch manifest;
 - outputs: ``<account>/<request_id>.<ext>`` — deterministic, so a recomputed request
-  overwrites its output instead of adding one;
+  overwrites its output instead of adding one; a request's further renditions without a
+  key of their own go next to its first output: ``<first key, extension dropped>.<n>.<ext>``;
 - jobs: ``<account>/<request_id>.json`` — the job record; ``_keys/<key id>.json`` — an API
   key record (its hash only); ``_webhooks/disabled/<sha256 of the URL>.json`` — an endpoint
   that answered 410 Gone; ``_accounts/<account>.json`` — the ledger's last view of an
@@ -52,6 +53,13 @@ def output_prefix(account: str) -> str:
 def output_key(account: str, request_id: str, extension: str) -> str:
     """Key of a request's output in the outputs bucket."""
     return f"{output_prefix(account)}{request_id}.{extension}"
+
+
+def rendition_key(first_key: str, index: int, extension: str) -> str:
+    """Key of a request's ``index``-th rendition when it names none: beside the first."""
+    folder, _, name = first_key.rpartition("/")
+    stem = name.rpartition(".")[0] or name
+    return f"{folder}/{stem}.{index}.{extension}" if folder else f"{stem}.{index}.{extension}"
 
 
 def job_key(account: str, request_id: str) -> str:

@@ -119,6 +119,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         worker=worker_id(),
         max_message_bytes=settings.kafka.max_message_bytes,
         budget=MemoryBudget(settings.worker.max_in_flight_bytes),
+        backdrop_cache_bytes=settings.worker.backdrop_cache_bytes,
     )
     topics = declare_topics(app, settings)
     register_processor(app, topics, processor, settings)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from cachetools import TTLCache
 from pydantic import ValidationError
 
-from processors import RemovalResult, Remover
+from processors import RemovalResult, Remover, Rendering
 from schemas.batches import BatchItemDone, BatchState
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
@@ -42,7 +42,7 @@ from schemas.events import (
     result_event_id,
 )
 from schemas.jobs import JobRecord, JobStatus
-from schemas.refs import S3Object
+from schemas.refs import S3Object, UrlInput
 from streams import metrics
 from streams.messaging.locks import KeyedLocks
 from streams.messaging.records import Record, dead_letter
@@ -52,8 +52,8 @@ from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.base import ObjectStore
 from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
-from streams.storage.layout import output_key
 from streams.worker.budget import MemoryBudget
+from streams.worker.outputs import Backdrops, places
 from streams.worker.rejects import Probe, Rejects
 from streams.worker.results import batch_item_done, completed_event, failed_event
 
@@ -135,6 +135,7 @@ class Processor:
         worker: str,
         max_message_bytes: int,
         budget: MemoryBudget,
+        backdrop_cache_bytes: int = 0,
     ) -> None:
         self.store = store
         self.jobs = jobs_store
@@ -152,6 +153,7 @@ class Processor:
         self.budget = budget
         self.rejects = Rejects(jobs_store, max_message_bytes)
         self._locks = KeyedLocks()
+        self.backdrops = Backdrops(self._fetch, remover.limits, backdrop_cache_bytes)
 
     async def handle(self, message: Inbound) -> Delivery:
         """The outcome of one record. Raises only what is worth trying again as it is
@@ -220,27 +222,39 @@ class Processor:
             return Delivery(failed=failed_event(record))
         if await self._batch_canceled(request):
             raise ItemCanceledError("its batch was canceled before it ran")
-        destination = request.payload.output
-        if destination is not None:
-            self.writes.check(request.account, destination.bucket, destination.key)
+        renditions = request.payload.renditions()
+        destinations = places(request, renditions, self.output_bucket, self.writes)
         # The request as queued (by the ledger, it holds credits) is the one on record.
         record = (record or jobs.accepted(request)).model_copy(update={"request": request.payload})
         record = jobs.attempt_started(record, self.worker)
         await self.jobs.put(record)
         started = time.perf_counter()
-        data = await self._fetch(request)
+        data = await self._fetch(request.account, request.payload.input)
         decoded_bytes = self.remover.header(data).decoded_bytes  # bad input fails here
+        backdrops = await self.backdrops.for_renditions(request.account, renditions)
+        renderings = [Rendering(o, b) for o, b in zip(renditions, backdrops, strict=True)]
         loop = asyncio.get_running_loop()
         # Batch items wait for the model behind interactive requests.
         priority = BULK_PRIORITY if request.payload.batch is not None else 0
-        async with self.budget.reserve(decoded_bytes):
-            result = await loop.run_in_executor(
-                self.executor, self.remover.remove, data, request.payload.options, priority
+        # Every rendition but the last works on a copy of the picture, one at a time.
+        async with self.budget.reserve(decoded_bytes * min(len(renderings), 2)):
+            results = await loop.run_in_executor(
+                self.executor,
+                self.remover.render,
+                data,
+                request.payload.options,
+                renderings,
+                priority,
             )
-        metrics.MODEL_SECONDS.observe(result.model_s)
-        output = await self._store(request, result)
+        metrics.MODEL_SECONDS.observe(results[0].model_s)
+        outputs = await asyncio.gather(
+            *(
+                self._store(place, result)
+                for place, result in zip(destinations, results, strict=True)
+            )
+        )
         event_id = result_event_id(request.account, request.request_id, "completed")
-        record = await self.jobs.put(jobs.succeeded(record, output, event_id))
+        record = await self.jobs.put(jobs.succeeded(record, list(outputs), event_id))
         elapsed = time.perf_counter() - started
         metrics.PROCESSING_SECONDS.observe(elapsed)
         metrics.REQUESTS.labels(outcome="succeeded", code="").inc()
@@ -277,28 +291,22 @@ class Processor:
         )
         return Delivery(dead_letter=letter)
 
-    async def _fetch(self, request: ImageRequested) -> bytes:
-        source = request.payload.input
+    async def _fetch(self, account: str, source: S3Object | UrlInput) -> bytes:
+        """An input (or background image) by reference: an object the account may read,
+        or a URL through the guard."""
         if isinstance(source, S3Object):
-            self.access.check(request.account, source.bucket, source.key)
+            self.access.check(account, source.bucket, source.key)
             return await asyncio.to_thread(self.store.get, source.bucket, source.key)
         return await self.fetcher.fetch(str(source.url))
 
-    async def _store(self, request: ImageRequested, result: RemovalResult) -> OutputInfo:
-        destination = request.payload.output
-        bucket, key = (
-            (destination.bucket, destination.key)
-            if destination is not None
-            else (
-                self.output_bucket,
-                output_key(request.account, request.request_id, result.extension),
-            )
+    async def _store(self, place: S3Object, result: RemovalResult) -> OutputInfo:
+        await asyncio.to_thread(
+            self.store.put, place.bucket, place.key, result.data, result.content_type
         )
-        await asyncio.to_thread(self.store.put, bucket, key, result.data, result.content_type)
         box = result.foreground
         return OutputInfo(
-            bucket=bucket,
-            key=key,
+            bucket=place.bucket,
+            key=place.key,
             content_type=result.content_type,
             size_bytes=len(result.data),
             width=result.width,

@@ -40,6 +40,7 @@ def completed_event(record: JobRecord) -> ImageCompleted:
         raise ValueError(f"record {record.request_id} has not succeeded")
     result = ImageResult(
         output=record.output,
+        outputs=record.outputs,
         processing_ms=record.duration_ms or 0.0,
         attempts=max(record.attempts, 1),
         worker=record.worker or "",

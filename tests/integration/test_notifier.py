@@ -108,7 +108,7 @@ async def seed_completed(
         height=1,
     )
     record = jobs.attempt_started(jobs.accepted(request), "test")
-    record = jobs.succeeded(record, output, f"evt-{request_id}")
+    record = jobs.succeeded(record, [output], f"evt-{request_id}")
     await JobStore(store, settings.s3.jobs_bucket).put(record)
     event = completed_event(record)
     await produce_raw(settings, settings.topics.completed, [event.model_dump_json().encode()])

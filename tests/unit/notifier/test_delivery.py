@@ -82,7 +82,7 @@ def record_and_task(fmt: WebhookFormat, succeeded: bool = True) -> tuple[Any, De
             width=4,
             height=3,
         )
-        record = jobs.succeeded(record, output, "evt-1")
+        record = jobs.succeeded(record, [output], "evt-1")
         result: Any = completed_event(record)
     else:
         error = ErrorInfo(code=ErrorCode.INVALID_IMAGE_FORMAT, message="not an image")

@@ -81,10 +81,14 @@ def test_overrides_replace_the_background_and_keep_the_rest() -> None:
     )
     same, transparent, blurred, mask, flat = request.renditions()
     assert (same.bg_color, same.output_quality, same.shadow) == ((255, 0, 0, 255), 70, True)
-    assert transparent.bg_color is None and transparent.output_quality is None
-    assert blurred.bg_color is None and blurred.bg_blur == 8
-    assert mask.bg_color is None and not mask.shadow
-    assert not flat.shadow and flat.bg_color == (255, 0, 0, 255)
+    assert transparent.bg_color is None
+    assert transparent.output_quality is None
+    assert blurred.bg_color is None
+    assert blurred.bg_blur == 8
+    assert mask.bg_color is None
+    assert not mask.shadow
+    assert not flat.shadow
+    assert flat.bg_color == (255, 0, 0, 255)
 
 
 def test_an_unset_override_and_a_null_one_survive_a_round_trip() -> None:

@@ -36,7 +36,7 @@ def test_lifecycle_accepted_processing_succeeded() -> None:
     assert record.status is JobStatus.ACCEPTED
     record = jobs.attempt_started(record, "w1", T0 + timedelta(seconds=1))
     assert (record.status, record.attempts, record.worker) == (JobStatus.PROCESSING, 1, "w1")
-    record = jobs.succeeded(record, OUTPUT, "event-1", T0 + timedelta(seconds=3))
+    record = jobs.succeeded(record, [OUTPUT], "event-1", T0 + timedelta(seconds=3))
     assert record.status is JobStatus.SUCCEEDED
     assert record.duration_ms == pytest.approx(2000)
     assert record.output == OUTPUT
@@ -49,11 +49,11 @@ def test_lifecycle_accepted_processing_succeeded() -> None:
 
 
 def test_a_finished_record_never_goes_back() -> None:
-    done = jobs.succeeded(jobs.attempt_started(jobs.accepted(request()), "w"), OUTPUT, "e")
+    done = jobs.succeeded(jobs.attempt_started(jobs.accepted(request()), "w"), [OUTPUT], "e")
     assert jobs.attempt_started(done, "w2") is done
     assert jobs.failed(done, ERROR, "other") is done
     assert jobs.retry_scheduled(done, ERROR) is done
-    assert jobs.succeeded(done, OUTPUT, "again") is done
+    assert jobs.succeeded(done, [OUTPUT], "again") is done
 
 
 def test_only_an_operators_replay_reopens_a_failed_record() -> None:
@@ -68,7 +68,7 @@ def test_only_an_operators_replay_reopens_a_failed_record() -> None:
     assert reopened.attempts == 1  # the history of the failure stays
     assert reopened.history[-1].note == "replayed from a dead letter after invalid_image_format"
     assert jobs.attempt_started(reopened, "w2").status is JobStatus.PROCESSING
-    done = jobs.succeeded(jobs.attempt_started(jobs.accepted(request()), "w"), OUTPUT, "e")
+    done = jobs.succeeded(jobs.attempt_started(jobs.accepted(request()), "w"), [OUTPUT], "e")
     assert jobs.reopened(done) is done
 
 

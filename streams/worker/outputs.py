@@ -1,0 +1,141 @@
+"""Where each output of a request goes, and the background images it composites onto.
+
+A request's outputs are its renditions (:meth:`ImageRequest.renditions`). The first goes
+to ``output`` or to the default ``<account>/<request_id>.<ext>``; a rendition naming a
+``key`` (a template) goes there, in its ``bucket`` or the first's; any other goes beside
+the first (:func:`~streams.storage.layout.rendition_key`). Every place is checked by the
+write rule, and all are deterministic, so a redelivered request overwrites the same
+objects and leaves no extras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import posixpath
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
+
+from cachetools import LRUCache
+from PIL import Image
+from pydantic import ValidationError
+
+from processors.decode import DecodeLimits, decode
+from processors.exceptions import UnusableOptionsError
+from schemas.errors import CutstreamError
+from schemas.events import ImageRequested
+from schemas.options import RemovalOptions
+from schemas.refs import S3Object, UrlInput
+from streams.storage.access import WriteAccess
+from streams.storage.layout import output_key, rendition_key
+
+
+def input_stem(source: S3Object | UrlInput) -> str:
+    """The input's file name without its extension (``image`` when it has none)."""
+    path = source.key if isinstance(source, S3Object) else unquote(urlsplit(str(source.url)).path)
+    name = posixpath.basename(path)
+    return name.rpartition(".")[0] or name or "image"
+
+
+def places(
+    request: ImageRequested,
+    renditions: list[RemovalOptions],
+    default_bucket: str,
+    writes: WriteAccess,
+) -> list[S3Object]:
+    """Where each rendition goes, checked by ``writes``
+    (:class:`~streams.storage.access.OutputNotAllowedError`); an unusable key template
+    (a bad key once filled in, two outputs in one place) is an
+    :class:`~processors.exceptions.UnusableOptionsError`."""
+    payload = request.payload
+    item = payload.batch
+    common = {
+        "request_id": request.request_id,
+        "account": request.account,
+        "stem": input_stem(payload.input),
+        "batch_id": item.batch_id if item else "",
+        "item_id": item.item_id if item else "",
+        "item_index": str(item.index) if item else "",
+    }
+    found: list[S3Object] = []
+    for index, options in enumerate(renditions):
+        spec = payload.outputs[index] if payload.outputs else None
+        extension = options.format.extension
+        if spec is not None and spec.key is not None:
+            bucket = spec.bucket or (found[0].bucket if found else default_bucket)
+            values = common | {"ext": extension, "index": str(index), "size": options.size.value}
+            place = _place(bucket, spec.key.format_map(values), index)
+        elif index == 0:
+            place = payload.output or S3Object(
+                bucket=(spec.bucket if spec else None) or default_bucket,
+                key=output_key(request.account, request.request_id, extension),
+            )
+        else:
+            first = found[0]
+            bucket = (spec.bucket if spec else None) or first.bucket
+            place = _place(bucket, rendition_key(first.key, index, extension), index)
+        if place in found:
+            raise UnusableOptionsError(
+                f"outputs[{index}] would overwrite outputs[{found.index(place)}] "
+                f"(s3://{place.bucket}/{place.key})"
+            )
+        writes.check(request.account, place.bucket, place.key)
+        found.append(place)
+    return found
+
+
+def _place(bucket: str, key: str, index: int) -> S3Object:
+    try:
+        return S3Object(bucket=bucket, key=key)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"]
+        shown = key[:200]
+        raise UnusableOptionsError(f"outputs[{index}]: {shown!r} is no key: {message}") from None
+
+
+Fetch = Callable[[str, S3Object | UrlInput], Awaitable[bytes]]
+"""(account, reference) → the bytes, through the same checks as inputs."""
+
+
+class Backdrops:
+    """Background images, decoded once per worker: cached by the SHA-256 of their bytes
+    (least recently used out first, up to ``max_bytes`` of pixels), so a batch with one
+    backdrop decodes it once — and a changed object at the same key is never stale."""
+
+    def __init__(self, fetch: Fetch, limits: DecodeLimits, max_bytes: int) -> None:
+        self.fetch = fetch
+        self.limits = limits
+        self._decoded: LRUCache[str, Image.Image] = LRUCache(
+            maxsize=max(1, max_bytes), getsizeof=lambda image: image.width * image.height * 4
+        )
+
+    async def get(self, account: str, ref: S3Object | UrlInput) -> Image.Image:
+        """The decoded image (RGBA) ``ref`` names; the input errors, with ``bg_image`` in
+        their message."""
+        try:
+            data = await self.fetch(account, ref)
+            digest = hashlib.sha256(data).hexdigest()
+            if (image := self._decoded.get(digest)) is None:
+                image = await asyncio.to_thread(self._decode, data)
+                if image.width * image.height * 4 <= self._decoded.maxsize:
+                    self._decoded[digest] = image
+            return image
+        except CutstreamError as exc:
+            exc.message = f"bg_image: {exc.message}"
+            raise
+
+    def _decode(self, data: bytes) -> Image.Image:
+        decoded = decode(data, self.limits)
+        image = decoded.rgb.convert("RGBA")
+        if decoded.alpha is not None:
+            image.putalpha(decoded.alpha)
+        return image
+
+    async def for_renditions(
+        self, account: str, renditions: list[RemovalOptions]
+    ) -> list[Image.Image | None]:
+        """Each rendition's backdrop (``None`` where it names no ``bg_image``)."""
+        return [
+            await self.get(account, options.bg_image) if options.bg_image is not None else None
+            for options in renditions
+        ]
