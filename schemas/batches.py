@@ -15,12 +15,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from schemas.errors import ErrorCode
 from schemas.events import AccountId, BatchId, ErrorInfo, utc_now
 from schemas.options import RemovalOptions
 from schemas.refs import BucketName, InputRef, WebUrl
+from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions, dumped
 
 SCHEMA_VERSION = 1
 
@@ -117,16 +125,30 @@ class BatchSpec(_Model):
         description="Options of every item; a manifest may override them per item.",
     )
     output: BatchOutput = Field(default_factory=BatchOutput)
+    outputs: list[Rendition] = Field(
+        default_factory=list,
+        max_length=MAX_RENDITIONS,
+        description="Renditions of every item (docs/api.md#renditions). The first goes where "
+        "the name template says unless it names a key; a key may use `{stem}`, `{ext}`, "
+        "`{batch_id}`, `{item_id}`, `{item_index}`, `{index}`, `{size}`, `{account}`, "
+        "`{request_id}`; renditions without one go beside the first.",
+    )
     webhook_url: WebUrl | None = Field(
         default=None, description="Where to POST the signed `batch.completed` notification."
     )
 
+    @model_validator(mode="after")
+    def _renditions_valid(self) -> BatchSpec:
+        check_renditions(self.options, self.outputs)
+        return self
+
     def same_batch_as(self, other: BatchSpec) -> bool:
         """Whether ``other`` is this batch submitted again (a resubmission resumes it)."""
-        return (self.source, self.options, self.output) == (
+        return (self.source, self.options, self.output, dumped(self.outputs)) == (
             other.source,
             other.options,
             other.output,
+            dumped(other.outputs),
         )
 
 
@@ -297,4 +319,17 @@ class BatchCreate(_Model):
     source: BatchSource
     options: RemovalOptions = Field(default_factory=RemovalOptions)
     output: BatchOutput = Field(default_factory=BatchOutput)
+    outputs: list[Rendition] = Field(
+        default_factory=list,
+        max_length=MAX_RENDITIONS,
+        description="Renditions of every item (docs/api.md#renditions). The first goes where "
+        "the name template says unless it names a key; a key may use `{stem}`, `{ext}`, "
+        "`{batch_id}`, `{item_id}`, `{item_index}`, `{index}`, `{size}`, `{account}`, "
+        "`{request_id}`; renditions without one go beside the first.",
+    )
     webhook_url: WebUrl | None = None
+
+    @model_validator(mode="after")
+    def _renditions_valid(self) -> BatchCreate:
+        check_renditions(self.options, self.outputs)
+        return self

@@ -20,15 +20,20 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
     WithJsonSchema,
     model_validator,
 )
 
 from schemas.errors import DEAD_LETTER_CODES, FAILURE_CODES, ErrorCode
-from schemas.options import RemovalOptions
+from schemas.options import OutputFormat, RemovalOptions
 from schemas.refs import FrozenModel, InputRef, S3Object, WebUrl
-from schemas.renditions import MAX_RENDITIONS, Rendition, rendition_options, template_fields
+from schemas.renditions import (
+    MAX_RENDITIONS,
+    Rendition,
+    check_renditions,
+    dumped,
+    rendition_options,
+)
 
 SCHEMA_VERSION = 1
 
@@ -131,19 +136,10 @@ class ImageRequest(FrozenModel):
 
     @model_validator(mode="after")
     def _renditions_valid(self) -> ImageRequest:
-        for index, rendition in enumerate(self.outputs):
-            try:
-                rendition_options(self.options, rendition)
-            except ValidationError as exc:
-                error = exc.errors()[0]
-                where = ".".join(str(part) for part in error["loc"])
-                raise ValueError(f"outputs[{index}].{where}: {error['msg']}") from None
+        check_renditions(self.options, self.outputs)
         first = self.outputs[0] if self.outputs else None
         if self.output is not None and first is not None and (first.bucket or first.key):
             raise ValueError("give the first output's place once: in `output` or in outputs[0]")
-        literal = [(r.bucket, r.key) for r in self.outputs if r.key and not template_fields(r.key)]
-        if len(set(literal)) < len(literal):
-            raise ValueError("two outputs name the same key")
         return self
 
     def renditions(self) -> list[RemovalOptions]:
@@ -156,17 +152,12 @@ class ImageRequest(FrozenModel):
         """Whether ``other`` asks for the same outputs: the same input, options, renditions
         and output locations (where the result is announced may differ). A request id
         names one piece of work."""
-        return (self.input, self.options, self.output, _dumped(self.outputs)) == (
+        return (self.input, self.options, self.output, dumped(self.outputs)) == (
             other.input,
             other.options,
             other.output,
-            _dumped(other.outputs),
+            dumped(other.outputs),
         )
-
-
-def _dumped(outputs: list[Rendition]) -> list[dict[str, Any]]:
-    """Renditions as sent (``null`` and unset told apart)."""
-    return [rendition.model_dump(mode="json") for rendition in outputs]
 
 
 class ForegroundBox(FrozenModel):
@@ -186,6 +177,11 @@ class OutputInfo(S3Object):
     width: int = Field(ge=1)
     height: int = Field(ge=1)
     foreground: ForegroundBox | None = None
+
+    @property
+    def extension(self) -> str:
+        """The file name extension of its format (``png``, ``webp``, ``jpg``)."""
+        return OutputFormat.of_media_type(self.content_type).extension
 
 
 def every_output(data: Any) -> Any:

@@ -48,6 +48,11 @@ class OutputFormat(StrEnum):
         """Content type of an output in this format."""
         return _MEDIA_TYPES[self.resolved().value]
 
+    @classmethod
+    def of_media_type(cls, media_type: str) -> OutputFormat:
+        """The format whose outputs have ``media_type``."""
+        return next(cls(name) for name, value in _MEDIA_TYPES.items() if value == media_type)
+
 
 _MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    ValidationError,
     create_model,
     model_serializer,
 )
@@ -159,3 +160,23 @@ def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOpti
     for name in dropped:
         values.pop(name, None)
     return RemovalOptions.model_validate(values | overrides)
+
+
+def check_renditions(base: RemovalOptions, outputs: list[Rendition]) -> None:
+    """:class:`ValueError` naming the first rendition whose options are not valid over
+    ``base``, or two that name the same literal key."""
+    for index, rendition in enumerate(outputs):
+        try:
+            rendition_options(base, rendition)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise ValueError(f"outputs[{index}].{where}: {error['msg']}") from None
+    literal = [(r.bucket, r.key) for r in outputs if r.key and not template_fields(r.key)]
+    if len(set(literal)) < len(literal):
+        raise ValueError("two outputs name the same key")
+
+
+def dumped(outputs: list[Rendition]) -> list[dict[str, Any]]:
+    """Renditions as sent (``null`` and unset told apart), to compare two requests."""
+    return [rendition.model_dump(mode="json") for rendition in outputs]

@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from schemas.events import ImageCompleted, ImageRequested, ResultEvent
 from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
+from schemas.renditions import Rendition, rendition_options
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError, SubmitTimeoutError
 from streams.messaging.results import ResultWatcher
@@ -126,9 +127,11 @@ class Client:
         request_id: str | None = None,
         webhook_url: str | None = None,
         filename: str = "image",
+        outputs: Sequence[Rendition] = (),
     ) -> ImageRequested:
         """Publish a request for one image and return it (its ``request_id`` is the key to
         its result). Bytes and files are uploaded first; ``filename`` names uploaded bytes.
+        ``outputs`` are its renditions (one model run, several outputs).
 
         A ``request_id`` that already names the same work publishes that request again (its
         result comes back, computed once); one that names different work raises
@@ -138,7 +141,7 @@ class Client:
         if webhook_url is not None:
             await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
         return await self._submit(
-            image, options or RemovalOptions(), account, request_id, webhook_url, filename
+            image, options or RemovalOptions(), account, request_id, webhook_url, filename, outputs
         )
 
     async def _submit(
@@ -149,10 +152,13 @@ class Client:
         request_id: str | None,
         webhook_url: str | None,
         filename: str,
+        outputs: Sequence[Rendition] = (),
     ) -> ImageRequested:
         request_id = request_id or new_request_id()
         source, data = await self._source(image, account, request_id, filename)
-        request = image_request(account, request_id, source, options, webhook_url=webhook_url)
+        request = image_request(
+            account, request_id, source, options, webhook_url=webhook_url, outputs=outputs
+        )
         self._tracked.add(request_id)
         record, created = await self._retrying(lambda: self._submitter.submit(request, data))
         if created:
@@ -219,9 +225,9 @@ class Client:
             return event
         raise AssertionError("unreachable: results() yields or raises")
 
-    async def output(self, result: ImageCompleted) -> bytes:
-        """The bytes of a completed request's output."""
-        output = result.payload.output
+    async def output(self, result: ImageCompleted, index: int = 0) -> bytes:
+        """The bytes of a completed request's output (its ``index``-th rendition)."""
+        output = result.payload.outputs[index]
         return await self._retrying(
             lambda: asyncio.to_thread(self.store.get, output.bucket, output.key)
         )
@@ -238,21 +244,25 @@ class Client:
         account: str = "default",
         webhook_url: str | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        outputs: Sequence[Rendition] = (),
     ) -> list[Outcome]:
         """Submit every file (at most eight uploads at once) and save each result under
-        ``out_dir`` as it completes, named as ``cutstream remove`` names them. Returns
+        ``out_dir`` as it completes, named as ``cutstream remove`` names them (further
+        renditions beside it: ``<name>.<n>.<ext>``). Returns
         outcomes in completion order; :class:`SubmitTimeoutError` if some results do not
         arrive within ``timeout``."""
         if webhook_url is not None:
             await resolve(webhook_url, UrlPolicy.of(self.settings.urls))
         await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
-        targets = local_targets(sources, out_dir, options.format.extension)
+        renditions = [rendition_options(options, rendition) for rendition in outputs]
+        first = renditions[0] if renditions else options
+        targets = local_targets(sources, out_dir, first.format.extension)
         slots = asyncio.Semaphore(_UPLOADS_AT_ONCE)  # bounds the input bytes held
 
         async def submit(source: Path) -> str:
             async with slots:
                 request = await self._submit(
-                    source, options, account, None, webhook_url, source.name
+                    source, options, account, None, webhook_url, source.name, outputs
                 )
                 return request.request_id
 
@@ -263,8 +273,11 @@ class Client:
             source, target = by_id[event.request_id]
             saved = None
             if isinstance(event, ImageCompleted):
-                data = await self.output(event)
-                await asyncio.to_thread(target.write_bytes, data)
+                for index, output in enumerate(event.payload.outputs):
+                    place = target
+                    if index:
+                        place = target.with_name(f"{target.stem}.{index}.{output.extension}")
+                    await asyncio.to_thread(place.write_bytes, await self.output(event, index))
                 saved = target
             outcome = Outcome(source, event.request_id, event, saved)
             outcomes.append(outcome)

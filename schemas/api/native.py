@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.events import RequestId
 from schemas.options import RemovalOptions
 from schemas.refs import BucketName, ObjectKey, WebUrl
+from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions
 
 
 class ObjectRef(BaseModel):
@@ -35,6 +36,13 @@ class JobCreate(BaseModel):
     )
     image: ObjectRef | None = Field(default=None, description="An object in the store.")
     options: RemovalOptions = Field(default_factory=RemovalOptions)
+    outputs: list[Rendition] = Field(
+        default_factory=list,
+        max_length=MAX_RENDITIONS,
+        description=f"Up to {MAX_RENDITIONS} renditions from one segmentation (docs/api.md"
+        "#renditions): each overrides `options` (not `model` or `quality`) and may name "
+        "its `bucket` and `key`. In a form: one field, `outputs`, holding this list as JSON.",
+    )
     webhook_url: WebUrl | None = Field(
         default=None, description="https URL that receives a signed notification when done."
     )
@@ -49,6 +57,7 @@ class JobCreate(BaseModel):
         given = [f for f in ("image_url", "image_base64", "image") if getattr(self, f)]
         if len(given) > 1:
             raise ValueError(f"give one image, not {' and '.join(given)}")
+        check_renditions(self.options, self.outputs)
         return self
 
 
@@ -62,6 +71,13 @@ class OutputView(BaseModel):
     foreground: dict[str, int] | None = Field(
         default=None, description="The subject's bounds: left, top, width, height (px)."
     )
+
+
+class RenditionView(OutputView):
+    """One of a job's outputs, and where it is stored."""
+
+    bucket: str
+    key: str
 
 
 class ErrorView(BaseModel):
@@ -87,7 +103,12 @@ class JobView(BaseModel):
     options: RemovalOptions | None = Field(
         description="The options asked for; null when the request itself was invalid."
     )
-    output: OutputView | None = None
+    output: OutputView | None = Field(default=None, description="The first output.")
+    outputs: list[RenditionView] = Field(
+        default_factory=list,
+        description="Every output once it succeeded, in the order of the request's "
+        "`outputs` (one when it listed none).",
+    )
     error: ErrorView | None = None
     webhook_url: str | None = None
     webhook_deliveries: int = Field(default=0, description="Delivery attempts made so far.")

@@ -86,7 +86,7 @@ class Admission:
         command = Reserve(
             account=request.account,
             request_id=request.request_id,
-            price=self.settings.price(BATCH_SHAPE),
+            price=self.settings.price(BATCH_SHAPE, renditions=len(request.payload.outputs)),
             request=request,
         )
         while True:

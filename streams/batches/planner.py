@@ -23,6 +23,8 @@ import logging
 import string
 from collections.abc import Awaitable, Callable
 
+from pydantic import ValidationError
+
 from schemas.batches import (
     BatchItemDone,
     BatchPlanned,
@@ -41,6 +43,7 @@ from schemas.events import (
     utc_now,
 )
 from schemas.refs import S3Object
+from schemas.renditions import rendition_options
 from streams.batches.admission import Admission, Refused
 from streams.batches.sources import SourceError, SourceItem, source_items
 from streams.config.settings import Settings
@@ -217,18 +220,36 @@ class Planner:
         """The item's request, or why it cannot have one."""
         if item.error is not None or item.input is None or item.options is None:
             return Refused(ErrorCode.INVALID_REQUEST, item.error or "no input")
+        first = spec.outputs[0] if spec.outputs else None
         try:
-            output = output_location(
-                spec, item, item.options.format.extension, self.settings.s3.output_bucket
+            options = rendition_options(item.options, first) if first else item.options
+            output = (
+                None  # the first rendition names its own place
+                if first is not None and (first.key or first.bucket)
+                else output_location(
+                    spec, item, options.format.extension, self.settings.s3.output_bucket
+                )
             )
+        except ValidationError as exc:
+            return Refused(ErrorCode.INVALID_REQUEST, f"outputs[0]: {exc.errors()[0]['msg']}")
         except ValueError as exc:
             return Refused(ErrorCode.INVALID_REQUEST, f"cannot name its output: {exc}")
         ref = BatchItemRef(batch_id=spec.batch_id, index=item.index, item_id=item.item_id[:256])
+        try:
+            payload = ImageRequest(
+                input=item.input,
+                options=item.options,
+                output=output,
+                batch=ref,
+                outputs=spec.outputs,
+            )
+        except ValidationError as exc:  # the row's options and a rendition disagree
+            return Refused(ErrorCode.INVALID_REQUEST, str(exc.errors()[0]["msg"]))
         return ImageRequested(
             request_id=batch_request_id(spec.batch_id, item.index),
             account=spec.account,
             trace_id=f"batch:{spec.batch_id}",
-            payload=ImageRequest(input=item.input, options=item.options, output=output, batch=ref),
+            payload=payload,
         )
 
 

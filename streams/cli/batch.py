@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from streams.cli.base import cli, console, load_settings
-from streams.cli.options import pop_removal_options, removal_option_flags
+from streams.cli.options import (
+    parse_renditions,
+    pop_removal_options,
+    removal_option_flags,
+    rendition_flag,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -109,6 +114,7 @@ def _source(
 @click.option("--id-column", default=None, help="Manifest column with each item's id.")
 @click.option("--webhook-url", default=None, help="POST batch.completed here (https, public).")
 @click.option("--wait", is_flag=True, help="Follow the batch with a progress bar until done.")
+@rendition_flag
 @removal_option_flags
 def submit_batch(
     source: str,
@@ -121,6 +127,7 @@ def submit_batch(
     id_column: str | None,
     webhook_url: str | None,
     wait: bool,
+    renditions: tuple[str, ...],
     **flags: Any,
 ) -> None:
     """Submit SOURCE as a batch: a local CSV/JSONL manifest (uploaded first), an
@@ -131,6 +138,7 @@ def submit_batch(
     from schemas.batches import BatchOutput, BatchSpec
 
     options = pop_removal_options(flags)
+    outputs = parse_renditions(options, renditions)
     batch_id = batch_id or f"batch_{uuid.uuid4().hex}"
     out_bucket = out_prefix = None
     if output is not None:
@@ -151,6 +159,7 @@ def submit_batch(
                     "account": account,
                     "source": spec_source,
                     "options": options,
+                    "outputs": outputs,
                     "output": BatchOutput.model_validate(
                         {"bucket": out_bucket, "prefix": out_prefix, "name_template": name_template}
                     ),

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from schemas.options import RemovalOptions
+from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,3 +77,35 @@ def pop_removal_options(kwargs: dict[str, Any]) -> RemovalOptions:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
         raise click.BadParameter(error["msg"], param_hint=_flag(field) if field else None) from exc
+
+
+rendition_flag = click.option(
+    "--rendition",
+    "renditions",
+    multiple=True,
+    metavar="JSON",
+    help="One more output from the same segmentation: a JSON object of option overrides, "
+    'and optionally "bucket" and "key" (docs/api.md#renditions), e.g. '
+    '\'{"format": "webp", "size": "small"}\'. Repeat it up to 7 times; the flags give '
+    "the first output.",
+)
+
+
+def parse_renditions(options: RemovalOptions, given: tuple[str, ...]) -> list[Rendition]:
+    """The outputs for ``--rendition`` values (JSON objects): the flags' own output
+    first, then one per value, checked over ``options``; a bad one is a usage error
+    naming the flag. No values: no renditions (one output)."""
+    if not given:
+        return []
+    try:
+        outputs = [Rendition(), *(Rendition.model_validate_json(text) for text in given)]
+        check_renditions(options, outputs)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise click.BadParameter(f"{where}: {error['msg']}", param_hint="--rendition") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rendition") from None
+    if len(outputs) > MAX_RENDITIONS:
+        raise click.BadParameter(f"at most {MAX_RENDITIONS - 1}", param_hint="--rendition")
+    return outputs

@@ -11,7 +11,12 @@ import click
 
 from schemas.errors import CutstreamError
 from streams.cli.base import cli, console, failure_line, load_settings, progress_bar
-from streams.cli.options import pop_removal_options, removal_option_flags
+from streams.cli.options import (
+    parse_renditions,
+    pop_removal_options,
+    removal_option_flags,
+    rendition_flag,
+)
 
 if TYPE_CHECKING:
     from streams.client import Outcome
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     default=None,
     help="Also POST a signed notification here when each image is done (https, public).",
 )
+@rendition_flag
 @removal_option_flags
 def submit(
     images: tuple[Path, ...],
@@ -49,11 +55,13 @@ def submit(
     timeout: float,
     account: str,
     webhook_url: str | None,
+    renditions: tuple[str, ...],
     **flags: Any,
 ) -> None:
     """Upload IMAGES, publish a request for each, download the results as they complete.
 
-    Takes the same option flags as `cutstream remove`. Exits 1 naming the images that
+    Takes the same option flags as `cutstream remove`; each --rendition is saved beside
+    the image's result as <name>.<n>.<ext>. Exits 1 naming the images that
     failed, 2 if results did not arrive in time.
     """
     from rich.markup import escape
@@ -62,6 +70,7 @@ def submit(
     from streams.client import Client
 
     options = pop_removal_options(flags)
+    outputs = parse_renditions(options, renditions)
     settings = load_settings()
     failures: list[Outcome] = []
     messages = console()
@@ -87,6 +96,7 @@ def submit(
                     account=account,
                     webhook_url=webhook_url,
                     on_outcome=on_outcome,
+                    outputs=outputs,
                 )
 
         try:

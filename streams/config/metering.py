@@ -53,6 +53,14 @@ class MeteringSettings(Group):
         "batch items) or shape and operation (`rembg/blur`); `default` for the rest. Seed "
         "000's route costs 10.",
     )
+    rendition_price: int = Field(
+        default=0,
+        ge=0,
+        description="Credits each rendition beyond the first adds to a request's price "
+        "(`outputs`, docs/api.md#renditions): the model runs once per request, so by "
+        "default extra renditions cost nothing; set it where encoding many large outputs "
+        "should be paid for.",
+    )
     default_plan: str = Field(
         default="basic", description="Plan of an account created without `--plan`."
     )
@@ -96,9 +104,11 @@ class MeteringSettings(Group):
                 raise ValueError(f"{where}: no plan {plan!r} in metering.plans")
         return self
 
-    def price(self, shape: str, operation: str | None = None) -> int:
-        """Credits one image costs through ``shape`` (and ``operation``)."""
+    def price(self, shape: str, operation: str | None = None, renditions: int = 1) -> int:
+        """Credits one image costs through ``shape`` (and ``operation``), with
+        ``renditions`` outputs (0 or 1: one)."""
         prices = self.prices
+        extra = self.rendition_price * max(0, renditions - 1)
         if operation is not None and f"{shape}/{operation}" in prices:
-            return prices[f"{shape}/{operation}"]
-        return prices.get(shape, prices.get("default", 1))
+            return prices[f"{shape}/{operation}"] + extra
+        return prices.get(shape, prices.get("default", 1)) + extra

@@ -4,6 +4,7 @@ answers with their metadata headers."""
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -132,3 +133,14 @@ def estimate_range(seconds: float) -> str:
     low = max(1, int(seconds * 0.8))
     high = max(low + 1, int(seconds * 1.25 + 0.999))
     return f"{low}-{high} seconds"
+
+
+def json_list_field(text: Any) -> Any:
+    """A form field holding a JSON list (``outputs``): parsed, or ``[]`` when empty;
+    what it holds is left to validation."""
+    if not isinstance(text, str) or not text:
+        return []
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_request", f"outputs: not JSON ({exc})") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from datetime import timedelta
 
 from schemas.api.native import ObjectRef
@@ -20,6 +21,7 @@ from schemas.events import ImageCompleted, ImageFailed, OutputInfo, is_key_safe
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
+from schemas.renditions import Rendition
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
 from streams.exceptions import (
@@ -87,13 +89,20 @@ class Gateway:
         request_id: str | None = None,
         shape: str = "native",
         operation: str | None = None,
+        outputs: Sequence[Rendition] = (),
+        backdrop: Upload | None = None,
     ) -> JobRecord:
         """Claim the request id, store the input, queue the request — through the ledger
         when metering is on (priced by ``shape`` and ``operation``; a refusal is an
         :class:`~streams.gateway.metering.AdmissionRefusedError` and leaves nothing
         behind). Under a ``request_id`` that already names the same work, the existing
-        job is returned; under one that names different work, :class:`RequestIdTakenError`."""
+        job is returned; under one that names different work, :class:`RequestIdTakenError`.
+        ``outputs`` are its renditions; ``backdrop`` an uploaded ``bg_image``, stored
+        beside the input."""
         request_id = request_id or new_request_id()
+        if backdrop is not None:
+            place = self.submitter.upload_target(account, request_id, f"bg-{backdrop.filename}")
+            options = options.model_copy(update={"bg_image": place})
         request = image_request(
             account,
             request_id,
@@ -101,15 +110,19 @@ class Gateway:
             options,
             webhook_url=webhook_url,
             webhook_format=webhook_format,
+            outputs=outputs,
         )
         upload = source.data if isinstance(source, Upload) else None
+        background = backdrop.data if backdrop is not None else None
         if self.meter is None:
-            record, _ = await self.submitter.submit(request, upload)
+            record, _ = await self.submitter.submit(request, upload, backdrop=background)
             return record
-        price = self.settings.metering.price(shape, operation)
+        price = self.settings.metering.price(shape, operation, renditions=len(outputs))
         admit = functools.partial(self.meter.admit, price=price)
         try:
-            record, _ = await self.submitter.submit(request, upload, queue=admit)
+            record, _ = await self.submitter.submit(
+                request, upload, queue=admit, backdrop=background
+            )
         except (LedgerUnavailableError, QueueUnavailableError):
             # The ledger may admit it yet (the command may be in Kafka even when the send
             # failed): the job is canceled, so a worker skips it, and whatever it would
@@ -135,6 +148,8 @@ class Gateway:
         webhook_format: WebhookFormat = WebhookFormat.NATIVE,
         shape: str = "native",
         operation: str | None = None,
+        outputs: Sequence[Rendition] = (),
+        backdrop: Upload | None = None,
     ) -> ImageCompleted | ImageFailed:
         """Submit and wait for the result up to ``gateway.sync_timeout_s``; then
         :class:`SubmitTimeoutError` naming the job to poll (the job goes on)."""
@@ -149,6 +164,8 @@ class Gateway:
                 request_id=request_id,
                 shape=shape,
                 operation=operation,
+                outputs=outputs,
+                backdrop=backdrop,
             )
             try:
                 return await asyncio.wait_for(result, timeout)

@@ -22,6 +22,7 @@ from schemas.events import ImageRequest, ImageRequested
 from schemas.jobs import JobRecord
 from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
+from schemas.renditions import Rendition
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
 from streams.exceptions import QueueUnavailableError, RequestIdTakenError, StorageUnavailableError
@@ -46,8 +47,9 @@ def image_request(
     *,
     webhook_url: str | None = None,
     webhook_format: WebhookFormat = WebhookFormat.NATIVE,
+    outputs: Sequence[Rendition] = (),
 ) -> ImageRequested:
-    """The ``image.requested`` event for one image."""
+    """The ``image.requested`` event for one image (and its renditions, if any)."""
     return ImageRequested(
         request_id=request_id,
         account=account,
@@ -57,6 +59,7 @@ def image_request(
                 "options": options,
                 "webhook_url": webhook_url,
                 "webhook_format": webhook_format,
+                "outputs": list(outputs),
             }
         ),
     )
@@ -129,8 +132,10 @@ class Submitter:
         request: ImageRequested,
         upload: bytes | None = None,
         queue: Callable[[ImageRequested], Awaitable[None]] | None = None,
+        backdrop: bytes | None = None,
     ) -> tuple[JobRecord, bool]:
-        """Claim, store ``upload`` at the request's input (when given), publish — or hand
+        """Claim, store ``upload`` at the request's input and ``backdrop`` at its
+        ``bg_image`` (when given), publish — or hand
         the request to ``queue`` (the gateway's admission, which has the ledger publish
         it). Returns the job and whether this call created it; an existing job of the
         same work is returned as it is, not published again. If publishing fails, the
@@ -139,12 +144,15 @@ class Submitter:
         if not created:
             return record, False
         try:
-            if upload is not None:
-                source = request.payload.input
-                assert isinstance(source, S3Object)
-                await asyncio.to_thread(
-                    self.store.put, source.bucket, source.key, upload, "application/octet-stream"
-                )
+            for data, place in (
+                (upload, request.payload.input),
+                (backdrop, request.payload.options.bg_image),
+            ):
+                if data is not None:
+                    assert isinstance(place, S3Object)
+                    await asyncio.to_thread(
+                        self.store.put, place.bucket, place.key, data, "application/octet-stream"
+                    )
             if queue is None:
                 await self.publish([request])
             else:

@@ -16,7 +16,13 @@ from starlette.datastructures import UploadFile
 from schemas.api.native import ApiErrorBody
 from schemas.batches import BatchCreate, BatchSpec, BatchView
 from schemas.options import RemovalOptions
-from streams.gateway.deps import Account, Service, invalid_request, options_from
+from streams.gateway.deps import (
+    Account,
+    Service,
+    invalid_request,
+    json_list_field,
+    options_from,
+)
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import checked_webhook
 from streams.gateway.service import Gateway
@@ -45,6 +51,7 @@ _FORM_FIELDS = {
     "output_prefix",
     "name_template",
     "webhook_url",
+    "outputs",
 }
 _MANIFEST_FIELDS: dict[str, Any] = {
     "manifest": {"type": "string", "format": "binary", "description": "CSV or JSONL manifest."},
@@ -56,6 +63,7 @@ _MANIFEST_FIELDS: dict[str, Any] = {
     "output_prefix": {"type": "string"},
     "name_template": {"type": "string"},
     "webhook_url": {"type": "string"},
+    "outputs": {"type": "string", "description": "The renditions, as a JSON list."},
 }
 REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -114,6 +122,7 @@ async def _from_form(request: Request, service: Gateway, account: str) -> BatchC
                     "id_column": fields.get("id_column"),
                 },
                 "options": options,
+                "outputs": json_list_field(fields.get("outputs")),
                 "output": {
                     "bucket": fields.get("output_bucket"),
                     "prefix": fields.get("output_prefix"),
@@ -162,6 +171,7 @@ async def create_batch(request: Request, account: Account, service: Service) -> 
         source=body.source,
         options=body.options,
         output=body.output,
+        outputs=body.outputs,
         webhook_url=body.webhook_url,
     )
     _, created = await service.batches.submit(spec)

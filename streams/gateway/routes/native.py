@@ -8,6 +8,7 @@ fields); options are the fields of the options model, at the top level of a form
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,20 +17,31 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from schemas.api.native import ApiErrorBody, ErrorView, JobCreate, JobView, OutputView
+from schemas.api.native import (
+    ApiErrorBody,
+    ErrorView,
+    JobCreate,
+    JobView,
+    OutputView,
+    RenditionView,
+)
+from schemas.events import OutputInfo
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
+from schemas.refs import UrlInput
 from streams.gateway.deps import (
     IMAGE_RESPONSE,
     Account,
     Service,
     image_response,
     invalid_request,
+    json_list_field,
     options_from,
 )
 from streams.gateway.errors import ApiError
 from streams.gateway.inputs import (
     ImageSource,
+    Upload,
     checked_url,
     checked_webhook,
     decode_inline,
@@ -56,7 +68,12 @@ _FORM_FIELDS: dict[str, Any] = {
     "image_base64": {"type": "string"},
     "webhook_url": {"type": "string"},
     "request_id": {"type": "string"},
+    "outputs": {"type": "string", "description": "The renditions, as a JSON list."},
     **{name: {"type": "string"} for name in RemovalOptions.model_fields},
+    "bg_image": {
+        "type": "string",
+        "description": "A background image: a file, an https URL or s3://bucket/key.",
+    },
 }
 REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -69,10 +86,20 @@ REQUEST_BODY: dict[str, Any] = {
 }
 
 
-async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, JobCreate]:
+@dataclass(frozen=True)
+class ParsedJob:
+    """A native request: the image, the rest, and an uploaded background image."""
+
+    source: ImageSource
+    job: JobCreate
+    backdrop: Upload | None = None
+
+
+async def parse_job(request: Request, service: Gateway) -> ParsedJob:
     """The image source and the rest of a native request, JSON or multipart."""
     limit = service.settings.limits.max_input_bytes
     content_type = request.headers.get("content-type", "")
+    backdrop = None
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         unknown = sorted(set(form.keys()) - _FORM_FIELDS.keys())
@@ -81,11 +108,15 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
                 400, "invalid_request", f"unknown form field(s): {', '.join(unknown)[:200]}"
             )
         upload = form.get("image")
+        if isinstance(background := form.get("bg_image"), UploadFile):
+            backdrop = await read_upload(background, limit)
         fields: dict[str, Any] = {
             key: form.getlist(key) if len(form.getlist(key)) > 1 else value
             for key, value in form.items()
             if not isinstance(value, UploadFile)
         }
+        if backdrop is not None:  # stands for the upload until the job has an id
+            fields["bg_image"] = "s3://placeholder/bg_image"
         options = options_from(fields)
         try:
             job = JobCreate.model_validate(
@@ -93,14 +124,14 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
                     key: fields.get(key) or None
                     for key in ("image_url", "image_base64", "webhook_url", "request_id")
                 }
-                | {"options": options}
+                | {"options": options, "outputs": json_list_field(fields.get("outputs"))}
             )
         except ValidationError as exc:
             raise invalid_request(exc.errors(), "body") from None
         if isinstance(upload, UploadFile):
             if job.image_url or job.image_base64:
                 raise ApiError(400, "invalid_request", "give one image, not a file and more")
-            return await read_upload(upload, limit), job
+            return ParsedJob(await read_upload(upload, limit), job, backdrop)
     elif content_type.startswith("application/json"):
         try:
             job = JobCreate.model_validate_json(await request.body())
@@ -108,29 +139,38 @@ async def parse_job(request: Request, service: Gateway) -> tuple[ImageSource, Jo
             raise invalid_request(exc.errors(), "body") from None
     else:
         raise ApiError(400, "invalid_request", "send application/json or multipart/form-data")
+    images = [job.options.bg_image] + [o.overrides().get("bg_image") for o in job.outputs]
+    for image in images:
+        if isinstance(image, UrlInput):  # refused here, not after a trip to a worker
+            await checked_url(str(image.url), service.url_policy)
     if job.image_url is not None:
-        return await checked_url(str(job.image_url), service.url_policy), job
+        return ParsedJob(await checked_url(str(job.image_url), service.url_policy), job, backdrop)
     if job.image_base64 is not None:
-        return decode_inline(job.image_base64, limit), job
+        return ParsedJob(decode_inline(job.image_base64, limit), job, backdrop)
     if job.image is not None:
-        return job.image, job
+        return ParsedJob(job.image, job, backdrop)
     raise missing_image("image (file), image_url, image_base64 or image (object)")
 
 
+def _rendition_view(service: Gateway, output: OutputInfo) -> RenditionView:
+    expiry = service.settings.outputs.url_expiry_s
+    box = output.foreground
+    return RenditionView(
+        url=service.output_url(output, expiry),
+        expires_at=datetime.now(UTC) + timedelta(seconds=expiry),
+        content_type=output.content_type,
+        width=output.width,
+        height=output.height,
+        size_bytes=output.size_bytes,
+        foreground=box.model_dump() if box else None,
+        bucket=output.bucket,
+        key=output.key,
+    )
+
+
 async def job_view(service: Gateway, record: JobRecord) -> JobView:
-    output = None
-    if record.output is not None:
-        expiry = service.settings.outputs.url_expiry_s
-        box = record.output.foreground
-        output = OutputView(
-            url=service.output_url(record.output, expiry),
-            expires_at=datetime.now(UTC) + timedelta(seconds=expiry),
-            content_type=record.output.content_type,
-            width=record.output.width,
-            height=record.output.height,
-            size_bytes=record.output.size_bytes,
-            foreground=box.model_dump() if box else None,
-        )
+    outputs = [_rendition_view(service, output) for output in record.outputs]
+    output = OutputView.model_validate(outputs[0].model_dump()) if outputs else None
     pending = record.status in (JobStatus.ACCEPTED, JobStatus.PROCESSING)
     return JobView(
         id=record.request_id,
@@ -145,6 +185,7 @@ async def job_view(service: Gateway, record: JobRecord) -> JobView:
         credits_charged=record.credits_charged,
         options=record.request.options if record.request else None,
         output=output,
+        outputs=outputs,
         error=ErrorView(code=str(record.error.code), message=record.error.message)
         if record.error and record.status is JobStatus.FAILED
         else None,
@@ -167,12 +208,19 @@ async def job_view(service: Gateway, record: JobRecord) -> JobView:
 async def create_job(request: Request, account: Account, service: Service) -> JobView:
     """Accepts the image and answers at once; poll `GET /v1/jobs/{id}` or give a
     `webhook_url`. Posting an existing `request_id` again returns that job."""
-    source, job = await parse_job(request, service)
+    parsed = await parse_job(request, service)
+    job = parsed.job
     webhook = await checked_webhook(
         str(job.webhook_url) if job.webhook_url else None, service.url_policy
     )
     record = await service.submit(
-        account, source, job.options, webhook_url=webhook, request_id=job.request_id
+        account,
+        parsed.source,
+        job.options,
+        webhook_url=webhook,
+        request_id=job.request_id,
+        outputs=job.outputs,
+        backdrop=parsed.backdrop,
     )
     return await job_view(service, record)
 
@@ -214,7 +262,14 @@ async def cancel_job(job_id: str, account: Account, service: Service) -> JobView
 )
 async def remove_background(request: Request, account: Account, service: Service) -> Response:
     """Waits up to `gateway.sync_timeout_s` for the result; after that, 504 with the job
-    id (the job goes on and can be polled)."""
-    source, job = await parse_job(request, service)
-    result = await service.submit_and_wait(account, source, job.options)
+    id (the job goes on and can be polled). With `outputs`, answers with the first; the
+    job (`X-Request-ID`) lists them all."""
+    parsed = await parse_job(request, service)
+    result = await service.submit_and_wait(
+        account,
+        parsed.source,
+        parsed.job.options,
+        outputs=parsed.job.outputs,
+        backdrop=parsed.backdrop,
+    )
     return await image_response(service, result)
