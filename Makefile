@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale profile quality
+.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale bench-renditions profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,9 +58,13 @@ docs: $(SYNCED) ## Regenerate docs/configuration.md, docs/options.md and schemas
 	$(BIN)/python -m streams.config.docs
 	$(BIN)/python -m schemas.export
 
-bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net, PNG and WebP
+bench: $(SYNCED) ## Throughput: model only vs the remove path, u2netp and u2net, PNG and WebP; renditions
 	$(BIN)/cutstream models pull u2netp u2net
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.renditions
+
+bench-renditions: models ## Four renditions from one request vs one PNG vs four requests
+	$(BIN)/python -m bench.renditions
 
 profile: models ## Time per pipeline stage (where the time goes), into docs/benchmarks.md
 	$(BIN)/python -m bench.profile

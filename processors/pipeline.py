@@ -7,6 +7,12 @@ every core). A thread pool calling :meth:`Remover.remove` therefore keeps the mo
 while other threads decode and encode — both cores stay busy with no extra code. A free
 slot goes to the waiting image of the most urgent ``priority`` (lowest number; 0 for
 interactive requests, 1 for batch items), first come first served within one priority.
+
+One model run may give several outputs (:meth:`Remover.render`, a request's renditions):
+the mask is made once; each rendition is cut and resized from the smallest larger plane
+already made (a thumbnail from the medium rendition, not from the full picture), and
+the renditions compose and encode side by side on a small pool when their pictures fit in
+:data:`PARALLEL_RENDITION_BYTES`.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -72,6 +80,14 @@ class Prepared:
     options: RemovalOptions
     segmenter: Segmenter
     tensors: tuple[Tensor, ...]
+
+
+_ENCODERS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cutstream-encode")
+"""Renditions compose and encode side by side (Pillow releases the GIL while it works)."""
+PARALLEL_RENDITION_BYTES = 96 * 1024 * 1024
+"""Most picture bytes a request's renditions may hold at once to run side by side
+(1.2x a single PNG instead of 1.4x for the catalogue set in docs/benchmarks.md); above
+it they run one after the other."""
 
 
 class PrioritySlots:
@@ -178,10 +194,25 @@ class Remover:
         mask = prepared.segmenter.postprocess(output, decoded.size, resample)
         alpha = subject_alpha(mask, decoded.alpha, options.quality)
         subject = foreground_box(alpha)
-        last = len(renderings) - 1
+        planes = _Planes(decoded.rgb, alpha)
+        frames = [_frame(subject, decoded.size, rendering.options) for rendering in renderings]
+        # Largest first, so each smaller rendition is resized from a larger one's planes.
+        order = sorted(range(len(renderings)), key=lambda i: -frames[i][1][0] * frames[i][1][1])
+        # Side by side when the copies that takes are small; else one after the other,
+        # each copy freed before the next is made.
+        copies = sum(size[0] * size[1] * 4 for _, size in frames)
+        parallel = len(order) > 1 and copies <= PARALLEL_RENDITION_BYTES
+        done: dict[int, RemovalResult | Future[RemovalResult]] = {}
+        for step, index in enumerate(order):
+            box, size = frames[index]
+            rgb, scaled_alpha = planes.get(box, size)
+            if step < len(order) - 1:  # composing consumes the picture; others may need it
+                rgb = rgb.copy()
+            args = (rgb, scaled_alpha, subject, box, size, renderings[index])
+            done[index] = _ENCODERS.submit(_encoded, *args) if parallel else _encoded(*args)
         return [
-            _cut(decoded.rgb if index == last else decoded.rgb.copy(), alpha, subject, rendering)
-            for index, rendering in enumerate(renderings)
+            outcome.result() if isinstance(outcome, Future) else outcome
+            for outcome in (done[index] for index in range(len(renderings)))
         ]
 
     def remove(
@@ -210,28 +241,59 @@ class Remover:
         return [dataclasses.replace(result, model_s=model_s) for result in results]
 
 
-def _cut(
-    rgb: Image.Image, alpha: Image.Image, subject: Box | None, rendering: Rendering
-) -> RemovalResult:
-    """One rendition of the cut-out subject: crop, resize, compose, encode (``rgb`` is
-    consumed)."""
-    options = rendering.options
-    size = rgb.size
+def _frame(
+    subject: Box | None, size: tuple[int, int], options: RemovalOptions
+) -> tuple[Box, tuple[int, int]]:
+    """The part of the picture a rendition shows (the crop, or all of it) and its size."""
     box = crop_box(subject, options.crop_margin, size) if options.crop else None
     box = box or Box(0, 0, *size)
-    out_size = target_size((box.width, box.height), options.size)
-    rgb, alpha = cut_and_scale(rgb, alpha, box, out_size)
+    return box, target_size((box.width, box.height), options.size)
+
+
+class _Planes:
+    """The picture and its alpha cut to each (box, size) a request's renditions need:
+    each made once, from the smallest plane already made of the same box that is at
+    least as large — a thumbnail is resized from the medium rendition's planes, not
+    from the full picture (a cascade of Lanczos steps, as ``reducing_gap`` does)."""
+
+    def __init__(self, rgb: Image.Image, alpha: Image.Image) -> None:
+        self.rgb, self.alpha = rgb, alpha
+        self._made: dict[Box, list[tuple[Image.Image, Image.Image]]] = {}
+
+    def get(self, box: Box, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+        made = self._made.setdefault(box, [])
+        larger = [(r, a) for r, a in made if r.width >= size[0] and r.height >= size[1]]
+        if larger:
+            rgb, alpha = min(larger, key=lambda planes: planes[0].width * planes[0].height)
+            if rgb.size != size:
+                rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+                alpha = alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        else:
+            rgb, alpha = cut_and_scale(self.rgb, self.alpha, box, size)
+        made.append((rgb, alpha))
+        return rgb, alpha
+
+
+def _encoded(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    subject: Box | None,
+    box: Box,
+    size: tuple[int, int],
+    rendering: Rendering,
+) -> RemovalResult:
+    """One rendition from its planes: compose, encode (``rgb`` is consumed)."""
+    options = rendering.options
     encoded = encode(
         compose(rgb, alpha, options, rendering.backdrop), options.format, options.output_quality
     )
-    scale = out_size[0] / box.width
     return RemovalResult(
         data=encoded.data,
         content_type=encoded.content_type,
         extension=encoded.extension,
-        width=out_size[0],
-        height=out_size[1],
-        foreground=subject.moved_and_scaled(box, scale) if subject else None,
+        width=size[0],
+        height=size[1],
+        foreground=subject.moved_and_scaled(box, size[0] / box.width) if subject else None,
     )
 
 

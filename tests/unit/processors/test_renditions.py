@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from processors import Remover, Rendering
+from processors import Remover, Rendering, pipeline
 from processors.compose import fitted
 from schemas.events import ImageRequest
 from schemas.options import BackgroundFit, BackgroundPosition, RemovalOptions
@@ -160,3 +160,24 @@ def test_output_quality_changes_the_lossy_encoding(remover: Remover) -> None:
     low = remover.remove(data, RemovalOptions(format="jpg", output_quality=20))
     high = remover.remove(data, RemovalOptions(format="jpg", output_quality=95))
     assert len(low.data) < len(high.data) / 2
+
+
+def test_side_by_side_and_one_after_the_other_give_the_same_bytes(
+    remover: Remover, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = _request(
+        {"crop": True, "crop_margin": "5%"},
+        [
+            {"format": "png"},
+            {"format": "webp", "size": "preview"},
+            {"size": "small", "crop": False},
+        ],
+    )
+    renderings = [Rendering(options) for options in request.renditions()]
+    together = remover.render(photo_jpeg("coffee"), request.options, renderings)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDITION_BYTES", 0)
+    apart = remover.render(photo_jpeg("coffee"), request.options, renderings)
+    assert [r.data for r in together] == [r.data for r in apart]
+    assert [(r.width, r.height) for r in together] == [(r.width, r.height) for r in apart]
+    assert together[2].width == 512  # not cropped
+    assert together[1].width == 256
