@@ -206,6 +206,11 @@ class ResultRow(_Model):
     foreground: tuple[int, int, int, int] | None = Field(
         default=None, description="The subject's box in output pixels: left, top, width, height."
     )
+    more_outputs: list[str] = Field(
+        default_factory=list,
+        description="The item's other renditions (`outputs` beyond the first), as "
+        "`s3://bucket/key`; space-separated in the CSV.",
+    )
     error_code: ErrorCode | None = Field(
         default=None,
         description="A failure code, or the ledger's refusal for a metered item "

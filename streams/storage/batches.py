@@ -44,6 +44,7 @@ RESULT_COLUMNS = (
     "width",
     "height",
     "foreground",
+    "more_outputs",
     "error_code",
     "error_message",
     "credits",
@@ -266,6 +267,7 @@ def results_csv(rows: Iterable[ResultRow], url_of: UrlOf) -> bytes:
         fields = _row_fields(row, url_of)
         box = fields["foreground"]
         fields["foreground"] = " ".join(map(str, box)) if isinstance(box, list) else ""
+        fields["more_outputs"] = " ".join(row.more_outputs)
         writer.writerow({k: "" if v is None else v for k, v in fields.items()})
     return out.getvalue().encode()
 

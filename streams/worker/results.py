@@ -88,6 +88,7 @@ def batch_item_done(request: ImageRequested, event: ImageCompleted | ImageFailed
             width=output.width,
             height=output.height,
             foreground=(box.left, box.top, box.width, box.height) if box else None,
+            more_outputs=[f"s3://{o.bucket}/{o.key}" for o in event.payload.outputs[1:]],
             credits=event.payload.credits_charged,
         )
     else:

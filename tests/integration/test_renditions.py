@@ -4,6 +4,7 @@ Kafka and S3, through the SDK and the HTTP gateway."""
 from __future__ import annotations
 
 import io
+import json
 
 import httpx
 import numpy as np
@@ -22,6 +23,7 @@ from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP, WorkerFactory
 from tests.integration.gateway_helpers import RunningGateway, bearer, image_of, poll
 from tests.integration.support import free_port
+from tests.integration.test_batches import finished, rows_of, tiny_jpegs
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +170,39 @@ async def test_gateway_lists_every_output_and_takes_an_uploaded_backdrop(
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == "invalid_request"
         assert "outputs" in bad.json()["error"]["message"]
+
+
+async def test_batch_items_get_every_rendition(api: RunningGateway) -> None:
+    settings = api.settings
+    store = S3ObjectStore(settings)
+    bucket = settings.s3.input_bucket
+    for index, data in enumerate(tiny_jpegs(2)):
+        store.put(bucket, f"uploads/default/rend/p{index}.jpg", data, "image/jpeg")
+    lines = [{"id": f"p{i}", "input": f"uploads/default/rend/p{i}.jpg"} for i in (0, 1)]
+    manifest_key = "uploads/default/rend/items.jsonl"
+    store.put(bucket, manifest_key, "\n".join(map(json.dumps, lines)).encode(), "text/plain")
+    body = {
+        "batch_id": "rend-1",
+        "source": {"kind": "manifest", "manifest": {"bucket": bucket, "key": manifest_key}},
+        "outputs": [
+            {"format": "png"},
+            {
+                "format": "jpg",
+                "size": "preview",
+                "key": "{account}/thumbs/{batch_id}/{item_id}.{ext}",
+            },
+        ],
+    }
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
+        created = await client.post("/v1/batches", json=body)
+        assert created.status_code == 202, created.text
+        view = await finished(client, "rend-1")
+        assert view["counts"]["succeeded"] == 2
+        rows = rows_of((await client.get("/v1/batches/rend-1/results")).content)
+    output_bucket = settings.s3.output_bucket
+    for row in rows:
+        thumb = f"default/thumbs/rend-1/{row['item_id']}.jpg"
+        assert row["output_key"] == f"default/batches/rend-1/{row['item_id']}.png"
+        assert row["more_outputs"] == f"s3://{output_bucket}/{thumb}"
+        assert image_of(store.get(output_bucket, thumb)).format == "JPEG"
+        assert image_of(store.get(output_bucket, row["output_key"])).format == "PNG"
