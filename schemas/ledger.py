@@ -10,7 +10,7 @@ billing can consume it and drop the copies a redelivery makes.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -84,6 +84,18 @@ class WindowUsage(_Model):
     reset_at: int = Field(description="Unix time the window ends.")
 
 
+DAYS_KEPT = 30
+"""Days of daily usage an account keeps (today included)."""
+
+
+class DayUsage(_Model):
+    """What an account used in one UTC day."""
+
+    day: date
+    requests: int = Field(default=0, description="Requests admitted.")
+    credits: int = Field(default=0, description="Credits charged (held, less refunds).")
+
+
 class AccountView(_Model):
     """An account as the ledger holds it (its projection in the store, CLI and API)."""
 
@@ -93,6 +105,11 @@ class AccountView(_Model):
     credits: int = Field(default=0, description="Credits left.")
     subscription_end: datetime | None = None
     usage: list[WindowUsage] = Field(default_factory=list)
+    daily: list[DayUsage] = Field(
+        default_factory=list,
+        description=f"Usage per UTC day, the last {DAYS_KEPT} days, oldest first (days "
+        "without any left out).",
+    )
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
 

@@ -21,17 +21,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import ImageRequested, utc_now
 from schemas.ledger import (
+    DAYS_KEPT,
     AccountStatus,
     AccountView,
     Command,
     CreateAccount,
+    DayUsage,
     Grant,
     Plan,
     Refusal,
@@ -81,6 +83,9 @@ class AccountState(BaseModel):
     settled: list[str] = Field(default_factory=list, description="Recently settled ids.")
     applied: list[str] = Field(default_factory=list, description="Recent admin command ids.")
     offset: int = Field(default=-1, description="Offset of the last command applied.")
+    daily: list[DayUsage] = Field(
+        default_factory=list, description=f"Usage per UTC day, the last {DAYS_KEPT} days."
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,7 @@ class Book:
                 "credits": state.credits - price,
                 "counts": {w: (index[w], counts.get(w, 0) + 1) for w in plan.limits()},
                 "held": {**state.held, command.request_id: Held(credits=price, at=now)},
+                "daily": _counted(state.daily, now, now.date(), requests=1, credits=price),
                 "updated_at": now,
             }
         )
@@ -230,6 +236,7 @@ class Book:
                 "credits": state.credits + back,
                 "held": {rid: h for rid, h in state.held.items() if rid != command.request_id},
                 "settled": [*state.settled, command.request_id][-_KEEP_IDS:],
+                "daily": _counted(state.daily, now, held.at.date(), credits=-back),
                 "updated_at": now,
             }
         )
@@ -278,6 +285,7 @@ class Book:
             credits=state.credits,
             subscription_end=state.subscription_end,
             usage=usage,
+            daily=_counted(state.daily, now, now.date()),
             created_at=state.created_at,
             updated_at=state.updated_at,
         )
@@ -341,6 +349,21 @@ class Book:
             balance=state.credits,
             at=now,
         )
+
+
+def _counted(
+    daily: list[DayUsage], now: datetime, day: date, requests: int = 0, credits: int = 0
+) -> list[DayUsage]:
+    """``daily`` with ``requests`` and ``credits`` added to ``day`` (a day past the kept
+    ones is not counted), the days older than :data:`DAYS_KEPT` dropped."""
+    first = now.date() - timedelta(days=DAYS_KEPT - 1)
+    days = {usage.day: usage for usage in daily if usage.day >= first}
+    if day >= first and (requests or credits):
+        was = days.get(day, DayUsage(day=day))
+        days[day] = DayUsage(
+            day=day, requests=was.requests + requests, credits=max(0, was.credits + credits)
+        )
+    return [days[key] for key in sorted(days)]
 
 
 def _queued(command: Reserve, credits: int) -> ImageRequested | None:

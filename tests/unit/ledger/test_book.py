@@ -247,3 +247,20 @@ def test_a_redelivered_command_is_answered_again_and_changes_nothing(clock: Cloc
         True,
         None,
     )
+
+
+def test_daily_usage_counts_admissions_and_net_credits_for_thirty_days(clock: Clock) -> None:
+    book = Book(PLANS, clock=clock)
+    state = account(book, "per-usage", credits=100)
+    state, _, _ = reserve(book, state, "a", price=5)
+    state, _, _ = reserve(book, state, "b", price=5)
+    clock.now = START + timedelta(days=1)
+    state, _, _ = apply(book, state, Settle(account="acme", request_id="b", outcome="refund"))
+    state, _, _ = reserve(book, state, "c", price=2)
+    view = book.view(state)
+    assert [(d.day.isoformat(), d.requests, d.credits) for d in view.daily] == [
+        ("2026-11-22", 2, 5),  # the refund goes back to the day it was held
+        ("2026-11-23", 1, 2),
+    ]
+    clock.now = START + timedelta(days=30)
+    assert [d.day.isoformat() for d in book.view(state).daily] == ["2026-11-23"]
