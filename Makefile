@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale bench-renditions profile quality
+.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale bench-renditions profile quality
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,8 +38,16 @@ kcat: ## Debian's kcat, for the test that walks through producing from other lan
 		|| (apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null) \
 		|| echo "warning: could not install kcat (apt-get install kcat); its test will fail"
 
-test: models kcat ## Run the whole test suite (unit + integration on the real embedded stack)
+chromium: ## Debian's chromium, for the console's browser tests (Playwright drives it)
+	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+		|| echo "warning: could not install chromium (apt-get install chromium); the console tests will fail"
+
+test: models kcat chromium ## Run the whole test suite (unit + integration on the real embedded stack)
 	$(BIN)/pytest
+
+screenshots: models chromium ## The console at 1440 and 390 px, into docs/img (README, docs/console.md)
+	CUTSTREAM_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/integration/test_console.py -k screenshots
 
 lint: $(SYNCED) ## ruff check, ruff format --check, mypy, import contracts (layers)
 	$(BIN)/ruff check .

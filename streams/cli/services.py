@@ -44,7 +44,8 @@ def _print_endpoints(
     out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
     if workers:
         out.print(
-            f"API docs: {gateway_url}/docs — create a key with [bold]cutstream keys create[/]"
+            f"Console: {gateway_url}/ · API docs: {gateway_url}/docs — create a key with "
+            "[bold]cutstream keys create[/]"
         )
 
 

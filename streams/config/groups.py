@@ -311,6 +311,12 @@ class GatewaySettings(Group):
         description="How long a looked-up API key is trusted before it is read again (a "
         "revoked key stops working within this time).",
     )
+    console: bool = Field(
+        default=True,
+        description="Serve the web console at `/` (try it on a photo, batches, account and "
+        "API keys; docs/console.md). It uses the same API routes and keys as any client; "
+        "off, `/` is a 404 and the API is unchanged.",
+    )
     dev_api_key: SecretStr | None = Field(
         default=None,
         min_length=16,

@@ -15,11 +15,12 @@ from starlette.exceptions import HTTPException
 
 from schemas.errors import CutstreamError
 from streams.config.settings import Settings
+from streams.gateway.console import SecurityHeaders, mount_console
 from streams.gateway.deps import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
 from streams.gateway.metering import RateLimitHeaders
-from streams.gateway.routes import batches, compat, native
+from streams.gateway.routes import account, batches, compat, native
 from streams.gateway.service import Gateway
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="cutstream", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.include_router(native.router)
     app.include_router(batches.router)
+    app.include_router(account.router)
     for router in compat.ROUTERS:
         app.include_router(router)
 
@@ -89,7 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
         error = ApiError(500, "internal_error", "internal error; it has been logged")
         return render(shape_for(request.url.path), error)
 
+    if settings.gateway.console:
+        mount_console(app)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=body_limit(settings))
     if settings.gateway.cors_origins:
         app.add_middleware(

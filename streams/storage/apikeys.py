@@ -73,6 +73,7 @@ class KeyStore:
             raise ObjectNotFoundError(f"no API key {key_id}")
         revoked = record.model_copy(update={"revoked_at": record.revoked_at or utc_now()})
         self._put(revoked)
+        self._cache.pop(key_id, None)  # refused at once here; elsewhere when caches expire
         return revoked
 
     async def account_for(self, key: str) -> str | None:

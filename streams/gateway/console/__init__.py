@@ -1,0 +1,83 @@
+"""The web console: static files served at the gateway's root (``/``, assets under
+``/console/``), and the security headers of every answer.
+
+The console is plain HTML, CSS and JavaScript shipped in the package (``static/``): no
+build step, no Node. It calls the same API routes as curl with the key typed into the
+page, so it adds no route and no privilege. Its pages carry a strict
+Content-Security-Policy — scripts and styles from this origin only, nothing inline, no
+framing, fetches to this origin only; images also from ``blob:`` (results) and https
+(an image given by URL).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from starlette.datastructures import MutableHeaders
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+STATIC = Path(str(files(__package__) / "static"))
+ASSETS_PATH = "/console"
+
+CONSOLE_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob: data: https:",
+        "connect-src 'self'",
+        "form-action 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+"""The console's Content-Security-Policy: nothing inline, nothing from elsewhere but
+images."""
+
+EVERY_ANSWER = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+CONSOLE_ANSWERS = {
+    "Content-Security-Policy": CONSOLE_POLICY,
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def is_console(path: str) -> bool:
+    return path == "/" or path.startswith(ASSETS_PATH + "/")
+
+
+class SecurityHeaders:
+    """``nosniff`` and ``no-referrer`` on every answer; the console's pages also get
+    its Content-Security-Policy and may not be framed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = EVERY_ANSWER | (CONSOLE_ANSWERS if is_console(scope["path"]) else {})
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def mount_console(app: FastAPI) -> None:
+    """Serve the console at ``/`` and its assets under ``/console/``."""
+
+    @app.get("/", include_in_schema=False)
+    async def console() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount(ASSETS_PATH, StaticFiles(directory=STATIC), name="console")
