@@ -198,3 +198,13 @@ def _apply_icc(image: Image.Image, icc: bytes) -> Image.Image:
         return image
     assert converted is not None
     return converted
+
+
+def decode_rgba(data: bytes, limits: DecodeLimits | None = None) -> Image.Image:
+    """``data`` decoded (as :func:`decode` does, with its errors) into one RGBA picture:
+    a background image, ready to composite."""
+    decoded = decode(data, limits)
+    picture = decoded.rgb.convert("RGBA")
+    if decoded.alpha is not None:
+        picture.putalpha(decoded.alpha)
+    return picture

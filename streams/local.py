@@ -14,6 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from processors import RemovalResult, Remover
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.options import RemovalOptions
@@ -53,14 +55,16 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _process(remover: Remover, task: Task, options: RemovalOptions) -> TaskOutcome:
+def _process(
+    remover: Remover, task: Task, options: RemovalOptions, backdrop: Image.Image | None
+) -> TaskOutcome:
     try:
         data = task.source.read_bytes()
     except OSError as exc:
         message = f"cannot read {task.source}: {exc.strerror}"
         return TaskOutcome(task, None, CutstreamError(message, code=ErrorCode.INPUT_NOT_FOUND))
     try:
-        result = remover.remove(data, options)
+        result = remover.remove(data, options, backdrop=backdrop)
         _write_atomically(task.target, result.data)
     except CutstreamError as exc:
         return TaskOutcome(task, None, exc)
@@ -76,16 +80,18 @@ def run(
     *,
     threads: int = 3,
     max_in_flight: int = 8,
+    backdrop: Image.Image | None = None,
 ) -> Iterator[TaskOutcome]:
     """Process ``tasks``, yielding outcomes as they finish (at most ``max_in_flight``
-    images are held in memory at once)."""
+    images are held in memory at once); ``backdrop`` is the decoded ``bg_image``, if the
+    options name one."""
     with ThreadPoolExecutor(threads, thread_name_prefix="cutstream-remove") as pool:
         pending: set[Future[TaskOutcome]] = set()
         for task in tasks:
             if len(pending) >= max_in_flight:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 yield from (future.result() for future in done)
-            pending.add(pool.submit(_process, remover, task, options))
+            pending.add(pool.submit(_process, remover, task, options, backdrop))
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (future.result() for future in done)

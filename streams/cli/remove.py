@@ -39,9 +39,12 @@ def remove(
     """
     from rich.markup import escape
 
+    from processors.decode import decode_rgba
+    from schemas.errors import CutstreamError
     from streams.imaging.build import build_remover
     from streams.local import plan, run
 
+    backdrop_file = local_backdrop(flags)
     options = pop_removal_options(flags)
     settings = load_settings()
     tasks = plan(list(inputs), output_dir, options)
@@ -49,11 +52,17 @@ def remove(
     skipped = len(tasks) - len(todo)
     remover = build_remover(settings)
     remover.segmenter(options.model)  # fail once, up front, on a missing model
+    backdrop = None
+    if backdrop_file is not None:
+        try:
+            backdrop = decode_rgba(backdrop_file.read_bytes(), remover.limits)
+        except (OSError, CutstreamError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--bg-image") from None
     failures = []
     messages = console()
     with progress_bar(messages) as progress:
         bar = progress.add_task("removing backgrounds", total=len(todo))
-        for outcome in run(remover, todo, options, threads=threads):
+        for outcome in run(remover, todo, options, threads=threads, backdrop=backdrop):
             if outcome.error is not None:
                 failures.append(outcome)
                 error = outcome.error
@@ -66,3 +75,25 @@ def remove(
     )
     if failures:
         sys.exit(1)
+
+
+LOCAL_BACKDROP = "s3://local/bg_image"
+"""What ``--bg-image FILE`` puts in the options: it names the file, which is read here and
+never fetched."""
+
+
+def local_backdrop(flags: dict[str, Any]) -> Path | None:
+    """The local file ``--bg-image`` names (its flag replaced by :data:`LOCAL_BACKDROP`):
+    `cutstream remove` runs without the service, so its background image is a file."""
+    given = flags.get("bg_image")
+    if given is None:
+        return None
+    path = Path(given)
+    if not path.is_file():
+        raise click.BadParameter(
+            f"{given}: no such file (cutstream remove takes a local file; "
+            "`cutstream submit` and the API also take URLs and s3:// references)",
+            param_hint="--bg-image",
+        )
+    flags["bg_image"] = LOCAL_BACKDROP
+    return path

@@ -202,7 +202,8 @@ objects and never leaves extras.
 - an https URL, fetched through the same URL guard and limits as inputs;
 - an object reference, `{"bucket": "…", "key": "…"}` or `s3://bucket/key`, readable by the
   account as an input reference is (else `input_not_found`);
-- over HTTP, an uploaded file: a multipart field `bg_image` (stored beside the input).
+- over HTTP, an uploaded file: a multipart field `bg_image` (stored beside the input);
+- in `cutstream remove` (no service), a local file: `--bg-image studio.jpg`.
 
 `bg_fit`: `cover` (scaled to cover the picture, cropped at `bg_position`), `contain`
 (scaled to fit inside, placed at `bg_position`, the rest transparent — white once

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from PIL import Image
 from pydantic import ValidationError
 
-from processors.decode import DecodeLimits, decode
+from processors.decode import DecodeLimits, decode_rgba
 from processors.exceptions import UnusableOptionsError
 from schemas.errors import CutstreamError
 from schemas.events import ImageRequested
@@ -116,20 +116,13 @@ class Backdrops:
             data = await self.fetch(account, ref)
             digest = hashlib.sha256(data).hexdigest()
             if (image := self._decoded.get(digest)) is None:
-                image = await asyncio.to_thread(self._decode, data)
+                image = await asyncio.to_thread(decode_rgba, data, self.limits)
                 if image.width * image.height * 4 <= self._decoded.maxsize:
                     self._decoded[digest] = image
             return image
         except CutstreamError as exc:
             exc.message = f"bg_image: {exc.message}"
             raise
-
-    def _decode(self, data: bytes) -> Image.Image:
-        decoded = decode(data, self.limits)
-        image = decoded.rgb.convert("RGBA")
-        if decoded.alpha is not None:
-            image.putalpha(decoded.alpha)
-        return image
 
     async def for_renditions(
         self, account: str, renditions: list[RemovalOptions]

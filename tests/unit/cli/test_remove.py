@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -117,3 +118,20 @@ def test_missing_model_is_one_clear_error(
     assert code == 1
     assert "cutstream models pull u2netp" in output
     assert output.count("Error") == 1
+
+
+def test_a_local_background_image(inbox: Path, tmp_path: Path) -> None:
+    backdrop = tmp_path / "studio.png"
+    Image.new("RGB", (50, 40), (0, 90, 200)).save(backdrop)
+    out = tmp_path / "out"
+    code, _ = invoke(
+        str(inbox / "cup.jpg"), "-o", str(out), "--bg-image", str(backdrop), "--bg-fit", "stretch"
+    )
+    assert code == 0
+    with Image.open(out / "cup.png") as result:
+        pixels = np.asarray(result.convert("RGBA"))
+    assert (pixels[..., 3] == 255).all()
+    assert tuple(pixels[1, 1]) == (0, 90, 200, 255)
+    code, output = invoke(str(inbox / "cup.jpg"), "-o", str(out), "--bg-image", "nope.png")
+    assert code == 2
+    assert "local file" in output
