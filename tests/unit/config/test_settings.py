@@ -118,3 +118,17 @@ def test_the_new_name_wins_over_the_former(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_loading_settings_loads_no_image_libraries() -> None:
     assert heavy_modules_loaded_by("streams.config.settings") == []
+
+
+def test_prices_by_shape_operation_and_renditions() -> None:
+    metering = Settings(
+        metering={"prices": {"default": 1, "remove-bg": 10, "rembg/blur": 3}, "rendition_price": 2}
+    ).metering
+    assert metering.price("native") == 1
+    assert metering.price("remove-bg") == 10
+    assert metering.price("rembg", "blur") == 3
+    assert metering.price("rembg", "color") == 1
+    assert metering.price("native", renditions=0) == 1  # no outputs listed: one
+    assert metering.price("native", renditions=1) == 1
+    assert metering.price("native", renditions=4) == 1 + 3 * 2
+    assert Settings().metering.price("native", renditions=8) == 1  # extra renditions free
