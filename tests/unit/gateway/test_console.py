@@ -23,7 +23,7 @@ def test_the_console_is_served_at_the_root_with_its_policy() -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
-    for asset in ("app.js", "style.css"):
+    for asset in ("app.js", "try.js", "style.css", "icon.svg"):
         answer = with_console.get(f"/console/{asset}")
         assert answer.status_code == 200
         assert answer.content == (STATIC / asset).read_bytes()
@@ -46,7 +46,9 @@ def test_the_pages_have_no_inline_script_or_style() -> None:
     assert "<style" not in html
     assert " style=" not in html
     assert re.search(r"<[^>]*\son[a-z]+\s*=", html) is None  # no onclick= or the like
-    scripts = html.count("<script")
-    assert scripts == 1
-    assert '<script src="/console/app.js" defer></script>' in html
-    assert "innerHTML" not in (STATIC / "app.js").read_text()  # text only, never markup
+    assert html.count("<script") == 1
+    assert '<script type="module" src="/console/app.js"></script>' in html
+    scripts = sorted(path.name for path in STATIC.glob("*.js"))
+    assert scripts == ["account.js", "api.js", "app.js", "batches.js", "try.js"]
+    for script in STATIC.glob("*.js"):
+        assert "innerHTML" not in script.read_text()  # API data goes in as text, never markup

@@ -1,0 +1,193 @@
+// The try-it page: one photo through POST /v1/remove-background, the result beside the
+// original, and the curl command for the same request.
+
+import { $, api } from "./api.js";
+
+const EXTENSIONS = { png: "png", webp: "webp", jpg: "jpg" };
+
+let chosen = null; // the picked File
+let beforeUrl = null;
+let resultUrl = null;
+
+function pick(file) {
+  if (!file) return;
+  chosen = file;
+  $("image-url").value = "";
+  if (beforeUrl) URL.revokeObjectURL(beforeUrl);
+  beforeUrl = URL.createObjectURL(file);
+  $("thumb").src = beforeUrl;
+  $("thumb").alt = "Chosen: " + file.name;
+  $("thumb").hidden = false;
+  $("drop-label").textContent = file.name + " — drop or choose another";
+  renderCurl();
+}
+
+const drop = $("drop");
+drop.addEventListener("click", () => $("file").click());
+drop.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    $("file").click();
+  }
+});
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  pick(event.dataTransfer.files[0]);
+});
+$("file").addEventListener("change", () => pick($("file").files[0]));
+document.addEventListener("paste", (event) => {
+  if ($("view-try").hidden) return;
+  const item = [...event.clipboardData.items].find((i) => i.type.startsWith("image/"));
+  if (item) pick(item.getAsFile());
+});
+$("image-url").addEventListener("input", () => {
+  if ($("image-url").value) {
+    chosen = null;
+    $("thumb").hidden = true;
+    $("drop-label").textContent = "Drop, paste or choose an image";
+  }
+  renderCurl();
+});
+
+function background() {
+  return document.querySelector('input[name="bg"]:checked').value;
+}
+
+function showBackgroundControls() {
+  for (const block of document.querySelectorAll("[data-bg]")) {
+    block.hidden = block.dataset.bg !== background();
+  }
+}
+
+// The options as form fields, in the order the curl command shows them.
+function optionFields() {
+  const fields = [["format", $("format").value]];
+  if ($("size").value !== "full") fields.push(["size", $("size").value]);
+  const bg = background();
+  if (bg === "color") fields.push(["bg_color", $("bg-color").value]);
+  if (bg === "blur") fields.push(["bg_blur", $("bg-blur").value]);
+  if (bg === "gradient") fields.push(["bg_gradient", $("bg-top").value + ";" + $("bg-bottom").value]);
+  if (bg === "image" && $("bg-fit").value !== "cover") fields.push(["bg_fit", $("bg-fit").value]);
+  if ($("shadow").checked) fields.push(["shadow", "true"]);
+  if ($("crop").checked) {
+    fields.push(["crop", "true"]);
+    const margin = $("crop-margin").value.trim();
+    if (margin && margin !== "0") fields.push(["crop_margin", margin]);
+  }
+  if ($("model").value) fields.push(["model", $("model").value]);
+  if ($("quality").value !== "balanced") fields.push(["quality", $("quality").value]);
+  return fields;
+}
+
+function quoted(text) {
+  return /^[A-Za-z0-9_.:\/@=#;%+-]+$/.test(text) ? text : "'" + text.replace(/'/g, "'\\''") + "'";
+}
+
+function renderCurl() {
+  const url = $("image-url").value.trim();
+  const lines = [
+    "curl -s " + location.origin + "/v1/remove-background",
+    '-H "Authorization: Bearer $CUTSTREAM_KEY"',
+    url ? "-F " + quoted("image_url=" + url) : "-F " + quoted("image=@" + (chosen ? chosen.name : "photo.jpg")),
+  ];
+  if (background() === "image") {
+    const backdrop = $("bg-image").files[0];
+    lines.push("-F " + quoted("bg_image=@" + (backdrop ? backdrop.name : "backdrop.jpg")));
+  }
+  for (const [name, value] of optionFields()) lines.push("-F " + quoted(name + "=" + value));
+  lines.push("-o cutout." + EXTENSIONS[$("format").value]);
+  $("curl").textContent = lines.join(" \\\n  ");
+}
+
+$("try-form").addEventListener("input", (event) => {
+  if (event.target.name === "bg") showBackgroundControls();
+  $("crop-margin").disabled = !$("crop").checked;
+  renderCurl();
+});
+$("try-form").addEventListener("change", renderCurl);
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = "";
+  const code = document.createElement("strong");
+  code.textContent = error.code || "error";
+  box.append(code, ": " + error.message);
+  box.hidden = false;
+}
+
+function kilobytes(bytes) {
+  return bytes < 1024 * 1024 ? (bytes / 1024).toFixed(1) + " KB" : (bytes / 1048576).toFixed(2) + " MB";
+}
+
+$("try-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("error").hidden = true;
+  const url = $("image-url").value.trim();
+  if (!chosen && !url) {
+    showError({ code: "missing_image", message: "drop, paste or choose an image, or give its URL" });
+    return;
+  }
+  const form = new FormData();
+  if (url) form.append("image_url", url);
+  else form.append("image", chosen, chosen.name);
+  if (background() === "image") {
+    const backdrop = $("bg-image").files[0];
+    if (!backdrop) {
+      showError({ code: "invalid_request", message: "choose a background image" });
+      return;
+    }
+    form.append("bg_image", backdrop, backdrop.name);
+  }
+  for (const [name, value] of optionFields()) form.append(name, value);
+  $("run").disabled = true;
+  $("busy").hidden = false;
+  const started = performance.now();
+  try {
+    const response = await api("/v1/remove-background", { method: "POST", body: form });
+    const blob = await response.blob();
+    if (resultUrl) URL.revokeObjectURL(resultUrl);
+    resultUrl = URL.createObjectURL(blob);
+    const ms = response.headers.get("X-Processing-Time-Ms");
+    const roundTrip = Math.round(performance.now() - started);
+    $("stat-time").textContent = (ms ? ms + " ms processing, " : "") + roundTrip + " ms in all";
+    $("stat-size").textContent = kilobytes(blob.size) + " " + (blob.type || "");
+    $("stat-dims").textContent =
+      response.headers.get("X-Image-Width") + " × " + response.headers.get("X-Image-Height") + " px";
+    $("before").src = url || beforeUrl;
+    $("after").src = resultUrl;
+    $("download").href = resultUrl;
+    $("download").download = "cutout." + EXTENSIONS[$("format").value];
+    $("compare").hidden = false;
+    applySlider();
+  } catch (error) {
+    showError(error);
+  } finally {
+    $("run").disabled = false;
+    $("busy").hidden = true;
+  }
+});
+
+function applySlider() {
+  const value = Number($("slider").value);
+  // The result covers the original from the left up to the slider.
+  $("after").style.clipPath = "inset(0 " + (100 - value) + "% 0 0)";
+  $("slider").setAttribute("aria-valuetext", value + "% result");
+}
+$("slider").addEventListener("input", applySlider);
+
+$("copy-curl").addEventListener("click", async () => {
+  await navigator.clipboard.writeText($("curl").textContent);
+  $("copied").textContent = "copied";
+  setTimeout(() => ($("copied").textContent = ""), 2000);
+});
+
+export function initTry() {
+  showBackgroundControls();
+  renderCurl();
+}
