@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -27,16 +26,10 @@ from pydantic import (
 from schemas.errors import ErrorCode
 from schemas.events import AccountId, BatchId, ErrorInfo, utc_now
 from schemas.options import RemovalOptions
-from schemas.refs import BucketName, InputRef, WebUrl
+from schemas.refs import BucketName, FrozenModel, InputRef, WebUrl
 from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions, dumped
 
 SCHEMA_VERSION = 1
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
-    )
 
 
 def _template_checked(template: str) -> str:
@@ -64,7 +57,7 @@ NameTemplate = Annotated[
 ]
 
 
-class ManifestSource(_Model):
+class ManifestSource(FrozenModel):
     """A CSV or JSONL file listing the items (one per row or line)."""
 
     kind: Literal["manifest"] = "manifest"
@@ -87,7 +80,7 @@ class ManifestSource(_Model):
     )
 
 
-class PrefixSource(_Model):
+class PrefixSource(FrozenModel):
     """Every image (`.jpg`, `.jpeg`, `.png`, `.webp`) under a bucket prefix."""
 
     kind: Literal["prefix"] = "prefix"
@@ -98,7 +91,7 @@ class PrefixSource(_Model):
 BatchSource = Annotated[ManifestSource | PrefixSource, Field(discriminator="kind")]
 
 
-class BatchOutput(_Model):
+class BatchOutput(FrozenModel):
     """Where a batch's outputs go."""
 
     bucket: BucketName | None = Field(
@@ -114,11 +107,9 @@ class BatchOutput(_Model):
     name_template: NameTemplate = "{id}.{ext}"
 
 
-class BatchSpec(_Model):
-    """What a batch is: fixed at submission."""
+class _BatchWork(FrozenModel):
+    """What a batch does: shared by its spec and the API body that asks for it."""
 
-    batch_id: BatchId
-    account: AccountId = "default"
     source: BatchSource
     options: RemovalOptions = Field(
         default_factory=RemovalOptions,
@@ -138,9 +129,16 @@ class BatchSpec(_Model):
     )
 
     @model_validator(mode="after")
-    def _renditions_valid(self) -> BatchSpec:
+    def _renditions_valid(self) -> _BatchWork:
         check_renditions(self.options, self.outputs)
         return self
+
+
+class BatchSpec(_BatchWork):
+    """What a batch is: fixed at submission."""
+
+    batch_id: BatchId
+    account: AccountId = "default"
 
     def same_batch_as(self, other: BatchSpec) -> bool:
         """Whether ``other`` is this batch submitted again (a resubmission resumes it)."""
@@ -164,7 +162,7 @@ class BatchState(StrEnum):
     results manifest is written (and `finished_at` set)."""
 
 
-class BatchRecord(_Model):
+class BatchRecord(FrozenModel):
     """The batch as stored (`<jobs bucket>/_batches/<account>/<batch_id>/batch.json`)."""
 
     schema_version: int = SCHEMA_VERSION
@@ -189,7 +187,7 @@ class BatchRecord(_Model):
 ItemStatus = Literal["succeeded", "failed", "canceled"]
 
 
-class ResultRow(_Model):
+class ResultRow(FrozenModel):
     """One item's line in the results manifest."""
 
     index: int = Field(ge=0)
@@ -221,7 +219,7 @@ class ResultRow(_Model):
     credits: int = 0
 
 
-class BatchCounts(_Model):
+class BatchCounts(FrozenModel):
     """How far a batch is."""
 
     total: int | None = Field(description="Items in the source; null while it is being read.")
@@ -235,47 +233,43 @@ class BatchCounts(_Model):
         return self.succeeded + self.failed + self.canceled
 
 
-class BatchSubmitted(_Model):
+class _BatchEvent(FrozenModel):
+    """Fields every batch event has."""
+
+    schema_version: int = SCHEMA_VERSION
+    batch_id: BatchId
+    account: AccountId
+
+
+class BatchSubmitted(_BatchEvent):
     """Plan this batch (topic ``topics.batches``, keyed by batch id)."""
 
-    schema_version: int = SCHEMA_VERSION
     type: Literal["batch.submitted"] = "batch.submitted"
-    batch_id: BatchId
-    account: AccountId
 
 
-class BatchItemDone(_Model):
+class BatchItemDone(_BatchEvent):
     """One item's outcome (topic ``topics.batch_progress``, keyed by batch id)."""
 
-    schema_version: int = SCHEMA_VERSION
     type: Literal["batch.item"] = "batch.item"
-    batch_id: BatchId
-    account: AccountId
     row: ResultRow
 
 
-class BatchPlanned(_Model):
+class BatchPlanned(_BatchEvent):
     """The planner has read the whole source (topic ``topics.batch_progress``)."""
 
-    schema_version: int = SCHEMA_VERSION
     type: Literal["batch.planned"] = "batch.planned"
-    batch_id: BatchId
-    account: AccountId
     total: int = Field(ge=0)
 
 
 BatchProgressEvent = Annotated[BatchItemDone | BatchPlanned, Field(discriminator="type")]
 
 
-class BatchCompleted(_Model):
+class BatchCompleted(_BatchEvent):
     """Every item has an outcome (topic ``topics.batch_completed``, and the batch's
     webhook)."""
 
-    schema_version: int = SCHEMA_VERSION
     type: Literal["batch.completed"] = "batch.completed"
     event_id: str = Field(description="Deterministic: the same batch always gives the same id.")
-    batch_id: BatchId
-    account: AccountId
     state: BatchState
     counts: BatchCounts
     results_url: str = Field(description="Time-limited URL of the results manifest (CSV).")
@@ -283,7 +277,7 @@ class BatchCompleted(_Model):
     created_at: datetime = Field(default_factory=utc_now)
 
 
-class BatchView(_Model):
+class BatchView(FrozenModel):
     """A batch as the API and the CLI show it."""
 
     batch_id: BatchId
@@ -312,7 +306,7 @@ class BatchView(_Model):
     )
 
 
-class BatchCreate(_Model):
+class BatchCreate(_BatchWork):
     """Body of ``POST /v1/batches`` (JSON)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -321,20 +315,3 @@ class BatchCreate(_Model):
         default=None,
         description="Your id for the batch (resubmitting it resumes it); default: a generated one.",
     )
-    source: BatchSource
-    options: RemovalOptions = Field(default_factory=RemovalOptions)
-    output: BatchOutput = Field(default_factory=BatchOutput)
-    outputs: list[Rendition] = Field(
-        default_factory=list,
-        max_length=MAX_RENDITIONS,
-        description="Renditions of every item (docs/api.md#renditions). The first goes where "
-        "the name template says unless it names a key; a key may use `{stem}`, `{ext}`, "
-        "`{batch_id}`, `{item_id}`, `{item_index}`, `{index}`, `{size}`, `{account}`, "
-        "`{request_id}`; renditions without one go beside the first.",
-    )
-    webhook_url: WebUrl | None = None
-
-    @model_validator(mode="after")
-    def _renditions_valid(self) -> BatchCreate:
-        check_renditions(self.options, self.outputs)
-        return self

@@ -14,17 +14,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.events import AccountId, ImageRequested, RequestId, utc_now
+from schemas.refs import FrozenModel
 
 SCHEMA_VERSION = 1
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
-    )
 
 
 class Window(StrEnum):
@@ -40,7 +35,7 @@ class Window(StrEnum):
         return {"minute": 60, "day": 86_400, "month": 2_592_000}[self.value]
 
 
-class Plan(_Model):
+class Plan(FrozenModel):
     """What an account may do. ``None`` means no limit."""
 
     per_minute: int | None = Field(default=None, ge=1, description="Requests a minute.")
@@ -75,7 +70,7 @@ class Refusal(StrEnum):
     """The daily or monthly quota."""
 
 
-class WindowUsage(_Model):
+class WindowUsage(FrozenModel):
     """One quota window as the rate-limit headers show it."""
 
     window: Window
@@ -88,7 +83,7 @@ DAYS_KEPT = 30
 """Days of daily usage an account keeps (today included)."""
 
 
-class DayUsage(_Model):
+class DayUsage(FrozenModel):
     """What an account used in one UTC day."""
 
     day: date
@@ -96,7 +91,7 @@ class DayUsage(_Model):
     credits: int = Field(default=0, description="Credits charged (held, less refunds).")
 
 
-class AccountView(_Model):
+class AccountView(FrozenModel):
     """An account as the ledger holds it (its projection in the store, CLI and API)."""
 
     name: AccountId
@@ -117,7 +112,7 @@ class AccountView(_Model):
 # Commands -----------------------------------------------------------------------------
 
 
-class _Command(_Model):
+class _Command(FrozenModel):
     schema_version: int = SCHEMA_VERSION
     command_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     account: AccountId
@@ -187,7 +182,7 @@ Command = Annotated[
 ]
 
 
-class Reply(_Model):
+class Reply(FrozenModel):
     """The ledger's answer to a command (sent to ``reply_to`` when there is one)."""
 
     command_id: str
@@ -207,7 +202,7 @@ class Reply(_Model):
 # Usage events ------------------------------------------------------------------------
 
 
-class UsageEvent(_Model):
+class UsageEvent(FrozenModel):
     """One change to an account's balance or standing (topic ``topics.usage``)."""
 
     schema_version: int = SCHEMA_VERSION
