@@ -145,6 +145,10 @@ _SIZE_LIMITS: dict[SizePreset, int | None] = {
 
 BACKGROUND_FIELDS = ("bg_color", "bg_blur", "bg_gradient", "bg_image")
 """The background replacements; at most one per request."""
+BACKGROUND_DETAILS = ("bg_fit", "bg_position")
+"""How ``bg_image`` is placed: only with a ``bg_image``."""
+SHADOW_DETAILS = ("shadow_color", "shadow_offset", "shadow_blur")
+"""How the shadow looks: only with ``shadow``."""
 
 MAX_MARGIN_PX = 500
 MAX_MARGIN_PERCENT = 50
@@ -323,18 +327,20 @@ class RemovalOptions(BaseModel):
             for name in (*backgrounds, *(["shadow"] if self.shadow else [])):
                 _reject(name, "has no effect with channels=alpha (the mask only)", self)
         if not self.shadow:
-            for name in ("shadow_color", "shadow_offset", "shadow_blur"):
-                if getattr(self, name) != RemovalOptions.model_fields[name].default:
-                    _reject(name, "requires shadow=true", self)
+            for name in self._changed(SHADOW_DETAILS):
+                _reject(name, "requires shadow=true", self)
         if self.bg_image is None:
-            for name in ("bg_fit", "bg_position"):
-                if getattr(self, name) != RemovalOptions.model_fields[name].default:
-                    _reject(name, "requires bg_image", self)
+            for name in self._changed(BACKGROUND_DETAILS):
+                _reject(name, "requires bg_image", self)
         if not self.crop and self.crop_margin.value:
             _reject("crop_margin", "requires crop=true", self)
         if self.output_quality is not None and self.format.resolved() is OutputFormat.PNG:
             _reject("output_quality", "has no effect with format=png (lossless)", self)
         return self
+
+    def _changed(self, names: tuple[str, ...]) -> list[str]:
+        """Those of ``names`` whose value is not their default."""
+        return [n for n in names if getattr(self, n) != RemovalOptions.model_fields[n].default]
 
     @property
     def flattened(self) -> bool:

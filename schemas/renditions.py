@@ -30,7 +30,13 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from schemas.options import BACKGROUND_FIELDS, OutputFormat, RemovalOptions
+from schemas.options import (
+    BACKGROUND_DETAILS,
+    BACKGROUND_FIELDS,
+    SHADOW_DETAILS,
+    OutputFormat,
+    RemovalOptions,
+)
 from schemas.refs import BucketName, FrozenModel, checked_key
 
 MAX_RENDITIONS = 8
@@ -40,8 +46,6 @@ MASK_FIELDS = ("model", "quality")
 OVERRIDABLE = tuple(name for name in RemovalOptions.model_fields if name not in MASK_FIELDS)
 _NULLABLE = {name for name in OVERRIDABLE if RemovalOptions.model_fields[name].default is None}
 """Options where ``null`` means something (no background…); elsewhere it means unset."""
-_BACKGROUND_DETAILS = ("bg_fit", "bg_position")
-_SHADOW_DETAILS = ("shadow_color", "shadow_offset", "shadow_blur")
 
 KEY_FIELDS = {
     "request_id": "the request's id",
@@ -150,9 +154,9 @@ def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOpti
     values = {name: getattr(base, name) for name in RemovalOptions.model_fields}
     dropped: list[str] = []
     if overrides.keys() & set(BACKGROUND_FIELDS) or overrides.get("channels") == "alpha":
-        dropped += [*BACKGROUND_FIELDS, *_BACKGROUND_DETAILS]
+        dropped += [*BACKGROUND_FIELDS, *BACKGROUND_DETAILS]
     if overrides.get("shadow") is False or overrides.get("channels") == "alpha":
-        dropped += ["shadow", *_SHADOW_DETAILS]
+        dropped += ["shadow", *SHADOW_DETAILS]
     if overrides.get("crop") is False:
         dropped.append("crop_margin")
     if overrides.get("format") is OutputFormat.PNG:
