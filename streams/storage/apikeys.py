@@ -25,6 +25,7 @@ from streams.storage.layout import API_KEYS_PREFIX, api_key_record_key
 
 _CACHE_ENTRIES = 10_000
 _FORMAT = re.compile(r"^csk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class ApiKeyRecord(BaseModel):
@@ -60,17 +61,22 @@ class KeyStore:
         self._put(record)
         return key, record
 
-    def list(self) -> list[ApiKeyRecord]:
-        return [
+    def list(self, account: str | None = None) -> list[ApiKeyRecord]:
+        """Every key record (``account``'s only, when given), newest first."""
+        records = [
             ApiKeyRecord.model_validate_json(self.store.get(self.bucket, key))
             for key in self.store.list_keys(self.bucket, API_KEYS_PREFIX)
         ]
+        mine = [r for r in records if account is None or r.account == account]
+        return sorted(mine, key=lambda record: record.created_at, reverse=True)
 
-    def revoke(self, key_id: str) -> ApiKeyRecord:
-        """Revoke a key by id; :class:`ObjectNotFoundError` if there is no such key."""
-        record = self._get(key_id)
-        if record is None:
-            raise ObjectNotFoundError(f"no API key {key_id}")
+    def revoke(self, key_id: str, account: str | None = None) -> ApiKeyRecord:
+        """Revoke a key by id; :class:`ObjectNotFoundError` if there is no such key (or,
+        with ``account``, it is another account's: the same answer, so key ids of other
+        accounts cannot be probed)."""
+        record = self._get(key_id) if _KEY_ID.fullmatch(key_id) else None
+        if record is None or (account is not None and record.account != account):
+            raise ObjectNotFoundError(f"no API key {key_id[:64]}")
         revoked = record.model_copy(update={"revoked_at": record.revoked_at or utc_now()})
         self._put(revoked)
         self._cache.pop(key_id, None)  # refused at once here; elsewhere when caches expire

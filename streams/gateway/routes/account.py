@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from schemas.api.account import AccountPage, KeyCreate, KeyCreated, KeyView, PlanView
 from schemas.api.native import ApiErrorBody
+from streams.exceptions import ObjectNotFoundError
 from streams.gateway.deps import Account, Service
 from streams.gateway.errors import ApiError
 from streams.storage.apikeys import ApiKeyRecord
@@ -58,11 +59,7 @@ def _view(record: ApiKeyRecord) -> KeyView:
 @router.get("/v1/keys", response_model=list[KeyView], responses=ERRORS, summary="API keys")
 async def list_keys(account: Account, service: Service) -> list[KeyView]:
     """The account's keys, newest first (revoked ones included, marked)."""
-    records = await asyncio.to_thread(service.keys.list)
-    mine = sorted(
-        (r for r in records if r.account == account), key=lambda r: r.created_at, reverse=True
-    )
-    return [_view(record) for record in mine]
+    return [_view(record) for record in await asyncio.to_thread(service.keys.list, account)]
 
 
 @router.post(
@@ -85,7 +82,7 @@ async def revoke_key(key_id: str, account: Account, service: Service) -> KeyView
     """Revoke one of the account's keys (at once on this gateway, within
     `gateway.api_key_cache_s` on the others). Another account's key is 404, as a missing
     one is."""
-    records = await asyncio.to_thread(service.keys.list)
-    if not any(r.key_id == key_id and r.account == account for r in records):
-        raise ApiError(404, "not_found", f"no API key {key_id[:64]}")
-    return _view(await asyncio.to_thread(service.keys.revoke, key_id))
+    try:
+        return _view(await asyncio.to_thread(service.keys.revoke, key_id, account))
+    except ObjectNotFoundError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None

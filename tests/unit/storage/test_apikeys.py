@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from streams.exceptions import ObjectNotFoundError
 from streams.storage.apikeys import KeyStore
 from streams.storage.memory import MemoryObjectStore
 
@@ -42,3 +45,21 @@ async def test_an_unknown_key_is_remembered_as_unknown() -> None:
     assert await keys.account_for(forged) is None
     objects.put("jobs", "_keys/" + "0" * 16 + ".json", b"{}", "application/json")
     assert await keys.account_for(forged) is None  # answered from the cache, not the store
+
+
+async def test_an_account_lists_and_revokes_only_its_own_keys() -> None:
+    objects = store()
+    keys = KeyStore(objects, "jobs", cache_s=3600)
+    mine, first = keys.create("acme", "one")
+    _, second = keys.create("acme", "two")
+    theirs, other = keys.create("other")
+    assert [r.key_id for r in keys.list("acme")] == [second.key_id, first.key_id]
+    assert len(keys.list()) == 3
+    with pytest.raises(ObjectNotFoundError):
+        keys.revoke(other.key_id, "acme")
+    with pytest.raises(ObjectNotFoundError):
+        keys.revoke("../../outputs/x", "acme")
+    assert await keys.account_for(theirs) == "other"
+    assert await keys.account_for(mine) == "acme"
+    keys.revoke(first.key_id, "acme")
+    assert await keys.account_for(mine) is None  # at once in the process that revoked it
