@@ -263,15 +263,18 @@ class _Planes:
     def get(self, box: Box, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
         made = self._made.setdefault(box, [])
         larger = [(r, a) for r, a in made if r.width >= size[0] and r.height >= size[1]]
-        if larger:
-            rgb, alpha = min(larger, key=lambda planes: planes[0].width * planes[0].height)
-            if rgb.size != size:
-                rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-                alpha = alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        if not larger:
+            planes = cut_and_scale(self.rgb, self.alpha, box, size)
         else:
-            rgb, alpha = cut_and_scale(self.rgb, self.alpha, box, size)
-        made.append((rgb, alpha))
-        return rgb, alpha
+            rgb, alpha = min(larger, key=lambda planes: planes[0].width * planes[0].height)
+            if rgb.size == size:
+                return rgb, alpha  # made already
+            planes = (
+                rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0),
+                alpha.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0),
+            )
+        made.append(planes)
+        return planes
 
 
 def _encoded(

@@ -22,7 +22,6 @@ from schemas.api.native import (
     ErrorView,
     JobCreate,
     JobView,
-    OutputView,
     RenditionView,
 )
 from schemas.events import OutputInfo
@@ -170,7 +169,7 @@ def _rendition_view(service: Gateway, output: OutputInfo) -> RenditionView:
 
 async def job_view(service: Gateway, record: JobRecord) -> JobView:
     outputs = [_rendition_view(service, output) for output in record.outputs]
-    output = OutputView.model_validate(outputs[0].model_dump()) if outputs else None
+    output = outputs[0] if outputs else None  # shown as an OutputView (no bucket or key)
     pending = record.status in (JobStatus.ACCEPTED, JobStatus.PROCESSING)
     return JobView(
         id=record.request_id,
