@@ -19,13 +19,14 @@ from __future__ import annotations
 import time
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from schemas.errors import ErrorCode
 from schemas.events import ImageRequested
 from schemas.ledger import AccountStatus, AccountView, Reply, Reserve, Settle, Window
 from streams.config.settings import Settings
 from streams.exceptions import StreamsError
+from streams.gateway.middleware import ResponseHeaders
 from streams.messaging.ledger import REFUSAL_CODES, LedgerClient
 from streams.storage.accounts import AccountViews
 from streams.storage.base import ObjectStore
@@ -118,25 +119,13 @@ def rate_limit_headers(view: AccountView, now: float) -> dict[str, str]:
     }
 
 
-class RateLimitHeaders:
-    """ASGI middleware: the rate-limit headers of the caller's account on every answer
-    (the ``account`` dependency leaves the account in the request's state)."""
+class RateLimitHeaders(ResponseHeaders):
+    """The rate-limit headers of the caller's account on every answer (the ``account``
+    dependency leaves the account in the request's state)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                account = scope.get("state", {}).get("account")
-                gateway = getattr(scope["app"].state, "gateway", None)
-                meter = gateway.meter if gateway is not None else None
-                if account is not None and meter is not None:
-                    MutableHeaders(scope=message).update(meter.headers(account))
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+    def add(self, scope: Scope, headers: MutableHeaders) -> None:
+        account = scope.get("state", {}).get("account")
+        gateway = getattr(scope["app"].state, "gateway", None)
+        meter = gateway.meter if gateway is not None else None
+        if account is not None and meter is not None:
+            headers.update(meter.headers(account))

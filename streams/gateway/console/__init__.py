@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from streams.gateway.middleware import ResponseHeaders
 
 STATIC = Path(str(files(__package__) / "static"))
 ASSETS_PATH = "/console"
@@ -50,27 +52,14 @@ def is_console(path: str) -> bool:
     return path == "/" or path.startswith(ASSETS_PATH + "/")
 
 
-class SecurityHeaders:
+class SecurityHeaders(ResponseHeaders):
     """``nosniff`` and ``no-referrer`` on every answer; the console's pages also get
     its Content-Security-Policy and may not be framed."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def add(self, scope: Scope, headers: MutableHeaders) -> None:
         extra = EVERY_ANSWER | (CONSOLE_ANSWERS if is_console(scope["path"]) else {})
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        for name, value in extra.items():
+            headers.setdefault(name, value)
 
 
 def mount_console(app: FastAPI) -> None:
