@@ -13,6 +13,7 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,14 @@ async def finished(
 
 def reply_with(data: bytes, handler: Handler) -> None:
     handler.reply(200, data)
+
+
+def jsonl_source(
+    store: S3ObjectStore, bucket: str, key: str, lines: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Store ``lines`` as a JSONL manifest at ``s3://bucket/key``; the batch source naming it."""
+    store.put(bucket, key, "\n".join(map(json.dumps, lines)).encode(), "text/plain")
+    return {"kind": "manifest", "manifest": {"bucket": bucket, "key": key}}
 
 
 def rows_of(data: bytes) -> list[dict[str, str]]:
@@ -155,16 +164,14 @@ async def test_jsonl_of_s3_keys_by_reference_and_resubmitted(api: RunningGateway
     for index, data in enumerate(tiny_jpegs(2)):
         store.put(bucket, f"uploads/default/jsonl/p{index}.jpg", data, "image/jpeg")
     store.put(bucket, "uploads/intruder/secret.jpg", tiny_jpegs(1)[0], "image/jpeg")
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"id": "p0", "input": f"s3://{bucket}/uploads/default/jsonl/p0.jpg"},
         {"id": "p1", "input": "uploads/default/jsonl/p1.jpg", "options": {"format": "jpg"}},
         {"id": "theirs", "input": f"s3://{bucket}/uploads/intruder/secret.jpg"},
     ]
-    manifest_key = "uploads/default/jsonl/items.jsonl"
-    store.put(bucket, manifest_key, "\n".join(map(json.dumps, lines)).encode(), "text/plain")
     body = {
         "batch_id": "jsonl-1",
-        "source": {"kind": "manifest", "manifest": {"bucket": bucket, "key": manifest_key}},
+        "source": jsonl_source(store, bucket, "uploads/default/jsonl/items.jsonl", lines),
         "options": {"bg_color": "#ffffff"},
     }
     async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
@@ -224,14 +231,10 @@ async def test_a_metered_account_pays_per_item_through_the_ledger(api: RunningGa
     lines = []
     for index, data in enumerate(tiny_jpegs(5)):
         store.put(bucket, f"uploads/{name}/p{index}.jpg", data, "image/jpeg")
-        lines.append(json.dumps({"input": f"uploads/{name}/p{index}.jpg"}))
-    store.put(bucket, f"uploads/{name}/items.jsonl", "\n".join(lines).encode(), "text/plain")
+        lines.append({"input": f"uploads/{name}/p{index}.jpg"})
     body = {
         "batch_id": "paid-1",
-        "source": {
-            "kind": "manifest",
-            "manifest": {"bucket": bucket, "key": f"uploads/{name}/items.jsonl"},
-        },
+        "source": jsonl_source(store, bucket, f"uploads/{name}/items.jsonl", lines),
     }
     async with httpx.AsyncClient(base_url=api.url, headers=bearer(key)) as client:
         assert (await client.post("/v1/batches", json=body)).status_code == 202

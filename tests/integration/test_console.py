@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from streams.storage.s3 import S3ObjectStore
 from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP
 from tests.integration.gateway_helpers import DEV_KEY, RunningGateway, bearer, new_account
+from tests.integration.test_batches import jsonl_source
 
 pytestmark = pytest.mark.integration
 
@@ -223,14 +223,9 @@ async def submit_batch(api: RunningGateway, batch_id: str, photos: int, broken: 
         store.put(bucket, f"{folder}/p{index}.jpg", CUP, "image/jpeg")
         lines.append({"id": f"p{index}", "input": f"{folder}/p{index}.jpg"})
     lines += [{"id": f"gone{i}", "input": f"{folder}/missing{i}.jpg"} for i in range(broken)]
-    manifest = "\n".join(map(json.dumps, lines)).encode()
-    store.put(bucket, f"{folder}/items.jsonl", manifest, "text/plain")
     body = {
         "batch_id": batch_id,
-        "source": {
-            "kind": "manifest",
-            "manifest": {"bucket": bucket, "key": f"{folder}/items.jsonl"},
-        },
+        "source": jsonl_source(store, bucket, f"{folder}/items.jsonl", lines),
     }
     async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
         created = await client.post("/v1/batches", json=body)

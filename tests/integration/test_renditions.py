@@ -4,7 +4,6 @@ Kafka and S3, through the SDK and the HTTP gateway."""
 from __future__ import annotations
 
 import io
-import json
 
 import httpx
 import numpy as np
@@ -23,7 +22,7 @@ from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP, WorkerFactory
 from tests.integration.gateway_helpers import RunningGateway, bearer, image_of, poll
 from tests.integration.support import free_port
-from tests.integration.test_batches import finished, rows_of, tiny_jpegs
+from tests.integration.test_batches import finished, jsonl_source, rows_of, tiny_jpegs
 
 pytestmark = pytest.mark.integration
 
@@ -179,11 +178,9 @@ async def test_batch_items_get_every_rendition(api: RunningGateway) -> None:
     for index, data in enumerate(tiny_jpegs(2)):
         store.put(bucket, f"uploads/default/rend/p{index}.jpg", data, "image/jpeg")
     lines = [{"id": f"p{i}", "input": f"uploads/default/rend/p{i}.jpg"} for i in (0, 1)]
-    manifest_key = "uploads/default/rend/items.jsonl"
-    store.put(bucket, manifest_key, "\n".join(map(json.dumps, lines)).encode(), "text/plain")
     body = {
         "batch_id": "rend-1",
-        "source": {"kind": "manifest", "manifest": {"bucket": bucket, "key": manifest_key}},
+        "source": jsonl_source(store, bucket, "uploads/default/rend/items.jsonl", lines),
         "outputs": [
             {"format": "png"},
             {
