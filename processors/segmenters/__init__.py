@@ -92,7 +92,7 @@ class ModelRegistry:
                     f"{path} has sha256 {actual}, expected {spec.sha256}; {fix}"
                 )
         family = family_class(spec.family)
-        return family(open_engine(path, runtime, family.example_input))
+        return family(open_engine(path, runtime, family.example_input, bf16_auto=spec.bf16_auto))
 
 
 __all__ = [

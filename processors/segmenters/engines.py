@@ -7,10 +7,12 @@
 
 ``auto`` picks CUDA (through ONNX Runtime) when a CUDA device is usable, else OpenVINO when
 it is installed (its f32 CPU kernels beat ONNX Runtime's: u2netp 5.63 vs 4.36 images/s on
-the 2-core bench machine), else ONNX Runtime. Precision ``auto`` on OpenVINO with a
-native-bf16 CPU does not trust the flag: native bf16 ran u2net 2× faster than f32 on an AMD
-Zen 4, but 0.7× on the bench machine's Intel Xeon (avx512_bf16, no AMX) — so both are
-compiled, timed on the model at load, and the faster kept.
+the 2-core bench machine), else ONNX Runtime. Precision ``auto`` is f32 unless the model's
+bf16 masks were measured as good as its f32 ones (``ModelSpec.bf16_auto``: u2net yes,
+u2netp no — bf16 raised its sod-dev MAE by 0.005 and lost one subject outright) and the CPU
+has native bf16. Even then it does not trust the flag: native bf16 ran u2net 2× faster than
+f32 on an AMD Zen 4, but 0.7× on the bench machine's Intel Xeon (avx512_bf16, no AMX) — so
+both are compiled, timed on the model at load, and the faster kept.
 
 Selection (:func:`plan`) is a pure function of the options and what the machine offers
 (:class:`Machine`), so every case, a CPU without bf16 included, is testable anywhere.
@@ -104,9 +106,10 @@ class Plan:
     why: str
 
 
-def plan(runtime: RuntimeOptions, machine: Machine) -> Plan:
-    """Resolve ``auto``: :class:`RuntimeUnavailableError` for a combination the machine
-    cannot run (an engine that is not installed, bf16 without native support)."""
+def plan(runtime: RuntimeOptions, machine: Machine, bf16_auto: bool = False) -> Plan:
+    """Resolve ``auto`` for a model (``bf16_auto``: ``auto`` may choose bf16 for it):
+    :class:`RuntimeUnavailableError` for a combination the machine cannot run (an engine
+    that is not installed, bf16 without native support)."""
     engine = runtime.engine
     if engine == "auto":
         if machine.cuda and runtime.precision != "bf16":
@@ -139,6 +142,8 @@ def plan(runtime: RuntimeOptions, machine: Machine) -> Plan:
         return Plan("openvino", ("f32",), f"{why}; this CPU has no native bf16")
     if runtime.precision == "bf16":
         return Plan("openvino", ("bf16",), why)
+    if not bf16_auto:
+        return Plan("openvino", ("f32",), f"{why}; f32: bf16 is not verified for this model")
     return Plan("openvino", ("f32", "bf16"), f"{why}; the faster of f32 and bf16, timed")
 
 
@@ -225,10 +230,11 @@ def open_engine(
     runtime: RuntimeOptions,
     sample: Callable[[], Tensor],
     machine: Machine | None = None,
+    bf16_auto: bool = False,
 ) -> Engine:
     """The engine :func:`plan` chooses for the model at ``path``. When it leaves a choice
     of precisions, each is timed on ``sample()`` inputs and the fastest kept."""
-    chosen = plan(runtime, machine or Machine.detect(runtime))
+    chosen = plan(runtime, machine or Machine.detect(runtime), bf16_auto)
     if chosen.engine == "onnxruntime":
         engine: Engine = OnnxRuntimeEngine(path, runtime)
     elif len(chosen.precisions) == 1:

@@ -123,6 +123,12 @@ class CustomModel(Group):
         pattern=r"^[0-9a-f]{64}$",
         description="Expected SHA-256, verified at load; unset: not verified (warned).",
     )
+    bf16_auto: bool = Field(
+        default=False,
+        description="Let `models.precision=auto` run this model in bf16 where that is "
+        "faster. Off: `auto` keeps f32. Turn on only after checking the model's bf16 masks "
+        "against its f32 ones (`make quality`): bf16 costs u2netp visible quality, u2net none.",
+    )
 
 
 class ModelSettings(Group):
@@ -152,8 +158,11 @@ class ModelSettings(Group):
     precision: Literal["auto", "f32", "bf16"] = Field(
         default="auto",
         description="Model precision (OpenVINO only has bf16, and only on CPUs with native "
-        "bf16). `auto` on such a CPU times f32 and bf16 on the model at load and keeps the "
-        "faster (bf16 was 2x faster on an AMD Zen 4, 0.7x on an Intel Xeon without AMX).",
+        "bf16). `auto` is f32, except for models whose bf16 masks were measured as good as "
+        "f32 (u2net; custom models with `bf16_auto`): on such a CPU those are timed in f32 "
+        "and bf16 at load and the faster kept (bf16 was 2x faster on an AMD Zen 4, 0.7x on "
+        "an Intel Xeon without AMX). `bf16` forces it for every model (u2netp's masks "
+        "suffer: sod-dev MAE +0.005).",
     )
     providers: tuple[str, ...] = Field(
         default=("CUDAExecutionProvider", "CPUExecutionProvider"),

@@ -16,6 +16,7 @@ def custom_spec(name: str, model: CustomModel) -> ModelSpec:
         file=str(model.path.expanduser().absolute()),
         sha256=model.sha256,
         description=f"{model.family} model from {model.path}",
+        bf16_auto=model.bf16_auto,
     )
 
 
