@@ -54,14 +54,20 @@ def cutstream_mask(remover: Remover, data: bytes, model: str, quality: Quality) 
         return np.asarray(mask.convert("L"))
 
 
-def evaluate(eval_dir: Path, models: list[str]) -> list[tuple[str, str, Scores, float]]:
-    remover = build_remover(Settings())
+def eval_set(eval_dir: Path) -> tuple[list[Path], list[np.ndarray]]:
+    """The eval images (sorted) and their 8-bit ground-truth masks."""
     images = sorted((eval_dir / "images").glob("*.jpg"))
     if not images:
         raise SystemExit(f"no images under {eval_dir / 'images'}")
     truths = [
         np.asarray(Image.open(eval_dir / "gt" / f"{p.stem}.png").convert("L")) for p in images
     ]
+    return images, truths
+
+
+def evaluate(eval_dir: Path, models: list[str]) -> list[tuple[str, str, Scores, float]]:
+    remover = build_remover(Settings())
+    images, truths = eval_set(eval_dir)
     inputs = [path.read_bytes() for path in images]
     rows = []
     for model in models:
