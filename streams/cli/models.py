@@ -65,13 +65,14 @@ def models_list() -> None:
     settings = load_settings()
     registry = build_registry(settings)
     runtime = runtime_options(settings.models)
-    chosen = plan(runtime, Machine.detect(runtime))
-    precisions = " or ".join(chosen.precisions)
+    machine = Machine.detect(runtime)
+    plans = {name: plan(runtime, machine, spec.bf16_auto) for name, spec in registry.specs.items()}
+    default = plans.get(settings.models.default)
     table = Table(
         title=f"models in {settings.models.dir}",
-        caption=f"runtime here: {chosen.engine} {precisions} ({chosen.why})",
+        caption=f"{settings.models.default} here: {default.why}" if default else None,
     )
-    for column in ("name", "family", "size", "installed", "description"):
+    for column in ("name", "family", "size", "installed", "runs on", "description"):
         table.add_column(column)
     for spec in registry.specs.values():
         path = settings.models.dir / spec.file
@@ -84,5 +85,9 @@ def models_list() -> None:
             state = "corrupt — pull it again"
         size = f"{spec.size_bytes / 1e6:.1f} MB" if spec.size_bytes else ""
         marker = " (default)" if spec.name == settings.models.default else ""
-        table.add_row(spec.name + marker, spec.family, size, state, spec.description)
+        chosen = plans[spec.name]
+        runs = f"{chosen.engine} {' or '.join(chosen.precisions)}"
+        if len(chosen.precisions) > 1:
+            runs += " (timed at load)"
+        table.add_row(spec.name + marker, spec.family, size, state, runs, spec.description)
     console(stderr=False).print(table)
