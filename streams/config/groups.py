@@ -190,7 +190,9 @@ class ModelSettings(Group):
     custom: dict[str, CustomModel] = Field(
         default_factory=dict,
         description='Extra models by name, as JSON: {"isnet-general-use": {"family": '
-        '"isnet", "path": "/models/isnet-general-use.onnx", "sha256": "..."}}.',
+        '"isnet", "path": "/models/isnet-general-use.onnx", "sha256": "..."}}. Each may '
+        'also set "bf16_auto": true, letting `precision=auto` time it in bf16 (off: f32; '
+        "turn on only after comparing its bf16 masks with its f32 ones).",
     )
 
     @field_validator("dir")
