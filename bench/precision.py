@@ -9,14 +9,12 @@ bf16; the table goes into docs/quality.md.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from bench.metrics import Scores
-from bench.quality import DEFAULT_EVAL, ROOT, cutstream_mask, eval_set
+from bench.quality import cutstream_mask, eval_arguments, eval_set
 from bench.report import machine, replace_section
 from processors.segmenters import KNOWN_MODELS, Machine, RuntimeOptions
 from schemas.options import Quality
@@ -52,11 +50,7 @@ def agreement(reference: list[np.ndarray], other: list[np.ndarray]) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL)
-    parser.add_argument("--models", nargs="+", default=["u2netp", "u2net"])
-    parser.add_argument("--write", type=Path, default=ROOT / "docs" / "quality.md")
-    args = parser.parse_args()
+    args = eval_arguments(__doc__)
     if not Machine.detect(RuntimeOptions()).native_bf16:
         raise SystemExit("OpenVINO reports no native bf16 on this CPU: nothing to compare")
     images, truths = eval_set(args.eval_dir)

@@ -127,12 +127,17 @@ def table(rows: list[tuple[str, str, Scores, float]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def eval_arguments(description: str | None) -> argparse.Namespace:
+    """The command line of a sod-dev bench: ``--eval-dir``, ``--models``, ``--write``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL)
     parser.add_argument("--models", nargs="+", default=["u2netp", "u2net"])
     parser.add_argument("--write", type=Path, default=ROOT / "docs" / "quality.md")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = eval_arguments(__doc__)
     rows = evaluate(args.eval_dir, args.models)
     result = f"Machine: {machine()}. Command: `make quality`.\n\n" + table(rows)
     print(result)
