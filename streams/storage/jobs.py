@@ -38,6 +38,20 @@ def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
     )
 
 
+def as_consumed(record: JobRecord | None, request: ImageRequested) -> JobRecord:
+    """The record of ``request`` carrying the request as the worker consumed it — the
+    ledger's copy, which says what credits it holds, so that whatever outcome follows
+    (a failure before anything ran included) charges or refunds exactly those. A finished
+    record, or one that names other work, is left as it is."""
+    if record is None:
+        return accepted(request)
+    if record.status.finished or (
+        record.request is not None and not record.request.same_work_as(request.payload)
+    ):
+        return record
+    return record.model_copy(update={"request": request.payload})
+
+
 def rejected(
     request_id: str,
     account: str,

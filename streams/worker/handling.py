@@ -55,7 +55,12 @@ from streams.storage.jobs import JobStore
 from streams.worker.budget import MemoryBudget
 from streams.worker.outputs import Backdrops, places
 from streams.worker.rejects import Probe, Rejects
-from streams.worker.results import batch_item_done, completed_event, failed_event
+from streams.worker.results import (
+    batch_item_done,
+    batch_item_failed,
+    completed_event,
+    failed_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,20 +229,21 @@ class Processor:
             raise ItemCanceledError("its batch was canceled before it ran")
         renditions = request.payload.renditions()
         destinations = places(request, renditions, self.output_bucket, self.writes)
-        # The request as queued (by the ledger, it holds credits) is the one on record.
-        record = (record or jobs.accepted(request)).model_copy(update={"request": request.payload})
-        record = jobs.attempt_started(record, self.worker)
+        record = jobs.attempt_started(jobs.as_consumed(record, request), self.worker)
         await self.jobs.put(record)
         started = time.perf_counter()
         data = await self._fetch(request.account, request.payload.input)
         decoded_bytes = self.remover.header(data).decoded_bytes  # bad input fails here
-        backdrops = await self.backdrops.for_renditions(request.account, renditions)
-        renderings = [Rendering(o, b) for o, b in zip(renditions, backdrops, strict=True)]
+        backdrops = await self.backdrops.fetched(request.account, renditions)
         loop = asyncio.get_running_loop()
         # Batch items wait for the model behind interactive requests.
         priority = BULK_PRIORITY if request.payload.batch is not None else 0
-        # Every rendition but the last works on a copy of the picture, one at a time.
-        async with self.budget.reserve(decoded_bytes * min(len(renderings), 2)):
+        # Every rendition but the last works on a copy of the picture, one at a time; the
+        # backdrops not in the cache are decoded inside the reservation, once each.
+        needed = decoded_bytes * min(len(renditions), 2) + backdrops.decoded_bytes
+        async with self.budget.reserve(needed):
+            pictures = await backdrops.decode()
+            renderings = [Rendering(o, b) for o, b in zip(renditions, pictures, strict=True)]
             results = await loop.run_in_executor(
                 self.executor,
                 self.remover.render,
@@ -246,6 +252,7 @@ class Processor:
                 renderings,
                 priority,
             )
+            del pictures, renderings  # the backdrops go with the reservation
         metrics.MODEL_SECONDS.observe(results[0].model_s)
         outputs = await asyncio.gather(
             *(
@@ -268,18 +275,23 @@ class Processor:
 
     def _conflicting(self, request: ImageRequested, message: Inbound) -> Delivery:
         """A second, different request under a taken id: dead-lettered, and nothing else —
-        the id's one result is the first request's."""
+        the id's one result is the first request's. A batch item is its batch's row
+        instead: failed with ``conflict``, so the batch still completes."""
+        text = (
+            f"request_id {request.request_id} is already used by a different request "
+            "(other input or options); the first one stands"
+        )
+        if request.payload.batch is not None:
+            log.warning("batch item %s/%s: %s", request.account, request.request_id, text)
+            metrics.REQUESTS.labels(outcome="failed", code=str(ErrorCode.CONFLICT)).inc()
+            return Delivery(batch_item=batch_item_failed(request, ErrorCode.CONFLICT, text))
         log.warning(
             "request id %s/%s already names a different request; dead-lettering this one",
             request.account,
             request.request_id,
         )
         metrics.DEAD_LETTERS.labels(reason="conflicting_duplicate").inc()
-        error = DeadLetterError(
-            code=ErrorCode.CONFLICT,
-            message=f"request_id {request.request_id} is already used by a different request "
-            "(other input or options); the first one stands",
-        )
+        error = DeadLetterError(code=ErrorCode.CONFLICT, message=text)
         letter = dead_letter(
             message,
             "conflicting_duplicate",
@@ -373,7 +385,7 @@ class Processor:
         (the events still tell the outcome, and a redelivery will write the record)."""
         try:
             record = await self.jobs.get(request.account, request.request_id)
-            return await self.jobs.put(change(record or jobs.accepted(request)))
+            return await self.jobs.put(change(jobs.as_consumed(record, request)))
         except CutstreamError as exc:
             log.warning("could not update job record %s: %s", request.request_id, exc)
             return None

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from PIL import Image
 from pydantic import ValidationError
 
-from processors.decode import DecodeLimits, decode_rgba
+from processors.decode import DecodeLimits, Header, decode_rgba, header
 from processors.exceptions import UnusableOptionsError
 from schemas.errors import CutstreamError
 from schemas.events import ImageRequested
@@ -96,39 +96,85 @@ def _place(bucket: str, key: str, index: int) -> S3Object:
 Fetch = Callable[[str, S3Object | UrlInput], Awaitable[bytes]]
 """(account, reference) → the bytes, through the same checks as inputs."""
 
+_DECODE_PEAK = 2
+"""Decoding a backdrop holds its RGB picture and its RGBA copy at once: about twice the
+RGBA size (3 + 4 bytes a pixel)."""
+
+
+class RequestBackdrops:
+    """The background images of one request: fetched and checked once per distinct
+    reference, their decoding's memory known before any is decoded."""
+
+    def __init__(self, owner: Backdrops, by_rendition: list[str | None], data: dict[str, bytes]):
+        self._owner = owner
+        self._by_rendition = by_rendition
+        self._data = data
+
+    @property
+    def _items(self) -> list[tuple[str, bytes]]:
+        return list(self._data.items())
+
+    @property
+    def decoded_bytes(self) -> int:
+        """What decoding the ones not in the cache holds at its peak (reserve it from the
+        worker's budget before :meth:`decode`)."""
+        return sum(
+            _DECODE_PEAK * self._owner.header(data).decoded_bytes
+            for digest, data in self._data.items()
+            if digest not in self._owner.cache
+        )
+
+    async def decode(self) -> list[Image.Image | None]:
+        """Each rendition's backdrop, decoded once per distinct image (or from the cache)."""
+        images = {digest: await self._owner.decoded(digest, data) for digest, data in self._items}
+        return [images[digest] if digest else None for digest in self._by_rendition]
+
 
 class Backdrops:
     """Background images, decoded once per worker: cached by the SHA-256 of their bytes
     (least recently used out first, up to ``max_bytes`` of pixels), so a batch with one
-    backdrop decodes it once — and a changed object at the same key is never stale."""
+    backdrop decodes it once — and a changed object at the same key is never stale. A
+    backdrop too large for the cache is still decoded only once per request."""
 
     def __init__(self, fetch: Fetch, limits: DecodeLimits, max_bytes: int) -> None:
         self.fetch = fetch
         self.limits = limits
-        self._decoded: LRUCache[str, Image.Image] = LRUCache(
+        self.cache: LRUCache[str, Image.Image] = LRUCache(
             maxsize=max(1, max_bytes), getsizeof=lambda image: image.width * image.height * 4
         )
 
-    async def get(self, account: str, ref: S3Object | UrlInput) -> Image.Image:
-        """The decoded image (RGBA) ``ref`` names; the input errors, with ``bg_image`` in
-        their message."""
+    def header(self, data: bytes) -> Header:
+        return header(data, self.limits)
+
+    async def fetched(self, account: str, renditions: list[RemovalOptions]) -> RequestBackdrops:
+        """Fetch and check (the input limits, from the header) every distinct ``bg_image``
+        of ``renditions``; errors are the input errors, with ``bg_image`` in their message."""
+        by_ref: dict[S3Object | UrlInput, str] = {}
+        data: dict[str, bytes] = {}
         try:
-            data = await self.fetch(account, ref)
-            digest = hashlib.sha256(data).hexdigest()
-            if (image := self._decoded.get(digest)) is None:
-                image = await asyncio.to_thread(decode_rgba, data, self.limits)
-                if image.width * image.height * 4 <= self._decoded.maxsize:
-                    self._decoded[digest] = image
-            return image
+            for options in renditions:
+                ref = options.bg_image
+                if ref is None or ref in by_ref:
+                    continue
+                body = await self.fetch(account, ref)
+                self.header(body)
+                by_ref[ref] = digest = hashlib.sha256(body).hexdigest()
+                data[digest] = body
         except CutstreamError as exc:
             exc.message = f"bg_image: {exc.message}"
             raise
+        chosen = [by_ref[o.bg_image] if o.bg_image is not None else None for o in renditions]
+        return RequestBackdrops(self, chosen, data)
 
-    async def for_renditions(
-        self, account: str, renditions: list[RemovalOptions]
-    ) -> list[Image.Image | None]:
-        """Each rendition's backdrop (``None`` where it names no ``bg_image``)."""
-        return [
-            await self.get(account, options.bg_image) if options.bg_image is not None else None
-            for options in renditions
-        ]
+    async def decoded(self, digest: str, data: bytes) -> Image.Image:
+        """The RGBA picture of ``data`` (whose SHA-256 is ``digest``), from the cache or
+        decoded now (and kept if it fits)."""
+        if (image := self.cache.get(digest)) is None:
+            try:
+                image = await asyncio.to_thread(decode_rgba, data, self.limits)
+            except CutstreamError as exc:
+                exc.message = f"bg_image: {exc.message}"
+                raise
+            if image.width * image.height * 4 <= self.cache.maxsize:
+                self.cache[digest] = image
+        return image

@@ -51,7 +51,7 @@ class Probe:
         """The usable envelope fields of ``value``: each only if it is valid by itself."""
         try:
             candidate = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any request's depth
             return cls()
         if not isinstance(candidate, dict):
             return cls()

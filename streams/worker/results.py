@@ -61,13 +61,13 @@ def failed_event(record: JobRecord) -> ImageFailed:
     return ImageFailed(**_result_envelope(record, "failed"), payload=error)
 
 
-def batch_item_done(request: ImageRequested, event: ImageCompleted | ImageFailed) -> BatchItemDone:
-    """The ``batch.item`` a batch item's result stands for (the tracker's row)."""
+def _item_done(request: ImageRequested, **row: Any) -> BatchItemDone:
+    """The ``batch.item`` of batch item ``request`` with ``row``'s outcome fields."""
     item = request.payload.batch
     if item is None:
         raise ValueError(f"request {request.request_id} is not a batch item")
     source = request.payload.input
-    common: dict[str, Any] = {
+    fields = {
         "index": item.index,
         "item_id": item.item_id,
         "input": str(source.url)
@@ -75,28 +75,38 @@ def batch_item_done(request: ImageRequested, event: ImageCompleted | ImageFailed
         else f"s3://{source.bucket}/{source.key}",
         "request_id": request.request_id,
     }
-    if isinstance(event, ImageCompleted):
-        output = event.payload.output
-        box = output.foreground
-        row = ResultRow(
-            **common,
-            status="succeeded",
-            output_bucket=output.bucket,
-            output_key=output.key,
-            content_type=output.content_type,
-            bytes=output.size_bytes,
-            width=output.width,
-            height=output.height,
-            foreground=(box.left, box.top, box.width, box.height) if box else None,
-            more_outputs=[f"s3://{o.bucket}/{o.key}" for o in event.payload.outputs[1:]],
-            credits=event.payload.credits_charged,
-        )
-    else:
+    return BatchItemDone(
+        batch_id=item.batch_id, account=request.account, row=ResultRow(**fields, **row)
+    )
+
+
+def batch_item_failed(request: ImageRequested, code: ErrorCode, message: str) -> BatchItemDone:
+    """The ``batch.item`` of a batch item that failed (``canceled`` when its code is)."""
+    return _item_done(
+        request,
+        status="canceled" if code is ErrorCode.CANCELED else "failed",
+        error_code=code,
+        error_message=message,
+    )
+
+
+def batch_item_done(request: ImageRequested, event: ImageCompleted | ImageFailed) -> BatchItemDone:
+    """The ``batch.item`` a batch item's result stands for (the tracker's row)."""
+    if isinstance(event, ImageFailed):
         error = event.payload.error
-        row = ResultRow(
-            **common,
-            status="canceled" if error.code is ErrorCode.CANCELED else "failed",
-            error_code=error.code,
-            error_message=error.message,
-        )
-    return BatchItemDone(batch_id=item.batch_id, account=request.account, row=row)
+        return batch_item_failed(request, error.code, error.message)
+    output = event.payload.output
+    box = output.foreground
+    return _item_done(
+        request,
+        status="succeeded",
+        output_bucket=output.bucket,
+        output_key=output.key,
+        content_type=output.content_type,
+        bytes=output.size_bytes,
+        width=output.width,
+        height=output.height,
+        foreground=(box.left, box.top, box.width, box.height) if box else None,
+        more_outputs=[f"s3://{o.bucket}/{o.key}" for o in event.payload.outputs[1:]],
+        credits=event.payload.credits_charged,
+    )

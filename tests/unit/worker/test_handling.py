@@ -407,3 +407,64 @@ async def test_items_of_a_canceled_batch_end_canceled_without_running(
     assert delivery.failed.payload.error.code == "canceled"
     assert delivery.batch_item.row.status == "canceled"
     assert store.list_keys("outputs") == []
+
+
+async def test_json_nested_past_any_parser_is_unparseable_not_a_handler_error(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    raw = b'{"request_id": "r1", "payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    delivery = await make_processor(make_store(), remover, executor).handle(
+        Inbound(raw, "requests", 1, 9)
+    )
+    assert delivery.dead_letter is not None
+    assert delivery.dead_letter.reason == "unparseable"
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        [{"format": "png", "bucket": "outputs", "key": "other-account/x.png"}],  # not allowed
+        [{"key": "catalog/{stem}.png"}, {"key": "catalog/cat.png"}],  # resolve to one key
+    ],
+)
+async def test_a_failure_before_anything_ran_refunds_what_the_ledger_holds(
+    remover: Remover, executor: ThreadPoolExecutor, outputs: list[dict[str, Any]]
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    jobs_store = JobStore(store, "jobs")
+    gateway_copy = message({"input": {"bucket": "inputs", "key": "cat.jpg"}, "outputs": outputs})
+    from schemas.events import ImageRequested
+    from streams.storage import jobs
+
+    # The gateway records the request as it was asked (no credits yet); the ledger's copy,
+    # the one the worker consumes, holds 3.
+    asked = ImageRequested.model_validate_json(gateway_copy.value)
+    await jobs_store.put(jobs.accepted(asked))
+    payload = asked.payload.model_copy(update={"credits": 3})
+    held = asked.model_copy(update={"payload": payload})
+    consumed = Inbound(held.model_dump_json().encode(), "requests", 3, 43)
+    delivery = await make_processor(store, remover, executor).handle(consumed)
+    assert delivery.failed is not None
+    assert delivery.failed.payload.error.code in ("output_not_allowed", "invalid_request")
+    assert delivery.failed.payload.credits_refunded == 3
+    record = await jobs_store.get("acme", "req-1")
+    assert record is not None
+    assert record.request is not None
+    assert record.request.credits == 3
+
+
+async def test_a_batch_item_whose_id_is_taken_ends_as_a_conflict_row(
+    remover: Remover, executor: ThreadPoolExecutor
+) -> None:
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    store.put("inputs", "dog.jpg", photo_jpeg("coffee"), "image/jpeg")
+    processor = make_processor(store, remover, executor)
+    earlier = {"input": {"bucket": "inputs", "key": "dog.jpg"}}
+    assert (await processor.handle(message(earlier, request_id="b1.0"))).completed is not None
+    delivery = await processor.handle(message(_batch_item(0), request_id="b1.0"))
+    assert (delivery.completed, delivery.failed, delivery.dead_letter) == (None, None, None)
+    assert delivery.batch_item is not None
+    row = delivery.batch_item.row
+    assert (row.index, row.status, row.error_code) == (0, "failed", "conflict")

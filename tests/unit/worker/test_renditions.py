@@ -114,7 +114,7 @@ async def test_background_image_from_an_object_decoded_once(
             pixels = np.asarray(out.convert("RGBA"))
         assert (pixels[..., 3] == 255).all()
         assert (pixels[background] == (0, 90, 200, 255)).all()
-    assert len(processor.backdrops._decoded) == 1  # same bytes, one decode
+    assert len(processor.backdrops.cache) == 1  # same bytes, one decode
 
 
 async def test_background_image_others_cannot_read_fails_like_a_missing_input(
@@ -164,3 +164,46 @@ async def test_background_image_from_a_url_contained_at_the_bottom(
     assert above.any()
     assert (pixels[band] == (200, 30, 30, 255)).all()
     assert (pixels[above][:, 3] == 0).all()
+
+
+async def test_a_backdrop_too_big_to_cache_is_decoded_once_inside_the_budget(
+    remover: Remover, executor: ThreadPoolExecutor, monkeypatch: Any
+) -> None:
+    import streams.worker.outputs as outputs
+    from streams.worker.budget import MemoryBudget
+
+    decodes: list[int] = []
+    real = outputs.decode_rgba
+
+    def counted(data: bytes, limits: Any) -> Image.Image:
+        decodes.append(len(data))
+        return real(data, limits)
+
+    class Peak(MemoryBudget):
+        most = 0
+
+        def reserve(self, size: int) -> Any:
+            self.most = max(self.most, size)
+            return super().reserve(size)
+
+    monkeypatch.setattr(outputs, "decode_rgba", counted)
+    store = make_store()
+    store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
+    big = io.BytesIO()
+    Image.new("RGB", (2000, 2000), (0, 90, 200)).save(big, "PNG")
+    store.put("inputs", "big.png", big.getvalue(), "image/png")
+    processor = make_processor(store, remover, executor)
+    processor.backdrops.cache = type(processor.backdrops.cache)(maxsize=1024)  # too small
+    processor.budget = Peak(256 * 1024 * 1024)
+    renditions = [{"format": "png", "size": size} for size in ("full", "medium", "small")]
+    payload = {
+        "input": {"bucket": "inputs", "key": "cat.jpg"},
+        "options": {"bg_image": "s3://inputs/big.png"},
+        "outputs": renditions * 2 + [{"format": "webp"}, {"format": "jpg"}],
+    }
+    delivery = await processor.handle(message(payload))
+    assert delivery.completed is not None, delivery.failed
+    assert len(delivery.completed.payload.outputs) == 8
+    assert len(decodes) == 1  # one decode for 8 renditions, though it is not cached
+    picture = 451 * 300 * 4  # chelsea
+    assert processor.budget.most == 2 * picture + 2 * 2000 * 2000 * 4  # the backdrop counted
