@@ -219,8 +219,10 @@ class RemovalOptions(BaseModel):
 
     model: str | None = Field(
         default=None,
-        description="Segmentation model (see `cutstream models list`); unset: the "
-        "worker's default.",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Segmentation model (see `cutstream models list`): a name of at most 64 "
+        "letters, digits, `.`, `_` and `-`; unset: the worker's default.",
         examples=["u2netp", "u2net"],
     )
     quality: Quality = Field(

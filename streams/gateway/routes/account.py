@@ -85,4 +85,4 @@ async def revoke_key(key_id: str, account: Account, service: Service) -> KeyView
     try:
         return _view(await asyncio.to_thread(service.keys.revoke, key_id, account))
     except ObjectNotFoundError as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
+        raise ApiError(404, "not_found", exc.message) from None
