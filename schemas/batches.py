@@ -20,13 +20,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
-from schemas.errors import ErrorCode
-from schemas.events import AccountId, BatchId, ErrorInfo, utc_now
+from schemas.errors import SOURCE_CODES, ErrorCode
+from schemas.events import AccountId, BatchId, utc_now
 from schemas.options import RemovalOptions
-from schemas.refs import BucketName, FrozenModel, InputRef, WebUrl
+from schemas.refs import BucketName, FrozenModel, InputRef, WebUrl, checked_key
 from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions, dumped
 
 SCHEMA_VERSION = 1
@@ -42,6 +43,12 @@ def _template_checked(template: str) -> str:
     if template.startswith("/") or ".." in template.split("/"):
         raise ValueError("a name template is relative and has no '..' segment")
     return template
+
+
+def _prefix_checked(prefix: str | None) -> str | None:
+    if prefix:
+        checked_key(prefix + "x")  # a key under it must be a plain path
+    return prefix
 
 
 NameTemplate = Annotated[
@@ -91,18 +98,36 @@ class PrefixSource(FrozenModel):
 BatchSource = Annotated[ManifestSource | PrefixSource, Field(discriminator="kind")]
 
 
+class SourceItem(FrozenModel):
+    """One item as read from a batch's source, or why its row cannot be one (``error``).
+    The planner reads the source once into these (kept beside the batch record until every
+    item is queued), so a resumed planner never reads the source again."""
+
+    index: int = Field(ge=0)
+    item_id: str
+    raw_input: str = Field(description="The item's input as the source gave it.")
+    input: InputRef | None = None
+    options: RemovalOptions | None = None
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values the name template may use (the row's columns, `stem`…).",
+    )
+    error: str | None = None
+
+
 class BatchOutput(FrozenModel):
     """Where a batch's outputs go."""
 
     bucket: BucketName | None = Field(
         default=None, description="Bucket of the outputs (default: `s3.output_bucket`)."
     )
-    prefix: str | None = Field(
+    prefix: Annotated[str | None, AfterValidator(_prefix_checked)] = Field(
         default=None,
         max_length=512,
         description="Key prefix of the outputs, ending in `/` (default: "
-        "`<account>/batches/<batch_id>/`, next to the results manifest). It must be one "
-        "the account may write (`access.write_grants`).",
+        "`<account>/batches/<batch_id>/`, next to the results manifest): a plain path (no "
+        "leading `/`, no `.`, `..` or empty segment). It must be one the account may write "
+        "(`access.write_grants`).",
     )
     name_template: NameTemplate = "{id}.{ext}"
 
@@ -160,6 +185,29 @@ class BatchState(StrEnum):
     CANCELED = "canceled"
     """Canceled: items that had not run are `canceled`; once all have an outcome, the
     results manifest is written (and `finished_at` set)."""
+    FAILED = "failed"
+    """The source could not be read (`source_error` says why; nothing was queued): the
+    results manifest is empty and `batch.completed` says `failed`."""
+
+
+def _source_code(code: ErrorCode) -> ErrorCode:
+    if code not in SOURCE_CODES:
+        raise ValueError(f"{code} is not a source error's code")
+    return code
+
+
+SourceCode = Annotated[
+    ErrorCode,
+    AfterValidator(_source_code),
+    WithJsonSchema({"type": "string", "enum": sorted(SOURCE_CODES)}),
+]
+
+
+class SourceError(FrozenModel):
+    """Why a batch's source could not be read."""
+
+    code: SourceCode
+    message: str
 
 
 class BatchRecord(FrozenModel):
@@ -175,8 +223,23 @@ class BatchRecord(FrozenModel):
     truncated: bool = Field(
         default=False, description="The source had more than `batches.max_items` items."
     )
-    source_error: ErrorInfo | None = Field(
-        default=None, description="Why the source could not be read (to its end)."
+    items_per_chunk: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many of the items read from the source each stored chunk holds "
+        "(set with `total`).",
+    )
+    source_error: SourceError | None = Field(
+        default=None, description="Why the source could not be read (the batch failed)."
+    )
+    source_attempts: int = Field(
+        default=0, ge=0, description="Reads of the source that failed in a way that may pass."
+    )
+    unqueued: int = Field(
+        default=0,
+        ge=0,
+        description="Items never queued because the batch was canceled first (they count "
+        "as canceled and have `canceled` rows).",
     )
     created_at: datetime = Field(default_factory=utc_now)
     planned_at: datetime | None = None
@@ -296,7 +359,7 @@ class BatchView(FrozenModel):
     credits: int = Field(description="Credits charged for the batch's items so far.")
     bytes: int = Field(description="Bytes of the outputs written so far.")
     truncated: bool
-    source_error: ErrorInfo | None
+    source_error: SourceError | None
     created_at: datetime
     planned_at: datetime | None
     finished_at: datetime | None

@@ -58,6 +58,11 @@ class ErrorCode(StrEnum):
     """The request belongs to a batch that was canceled before the request ran."""
     OUTPUT_NOT_ALLOWED = "output_not_allowed"
     """The request names an output location its account may not write to."""
+    MANIFEST_INVALID = "manifest_invalid"
+    """A batch's manifest cannot be read: no input column, a record longer than
+    ``batches.max_record_bytes`` (an unterminated quote), or broken CSV quoting."""
+    MANIFEST_TOO_LARGE = "manifest_too_large"
+    """A batch's manifest has more bytes than ``batches.max_manifest_bytes``."""
     INTERNAL_ERROR = "internal_error"
     """A bug or an unexpected condition inside cutstream."""
 
@@ -87,6 +92,19 @@ in dead letters.)"""
 
 DEAD_LETTER_CODES = FAILURE_CODES | {ErrorCode.WEBHOOK_FAILED, ErrorCode.CONFLICT}
 """The codes a dead letter's error can carry."""
+
+SOURCE_CODES = frozenset(
+    {
+        ErrorCode.MANIFEST_INVALID,
+        ErrorCode.MANIFEST_TOO_LARGE,
+        ErrorCode.INPUT_NOT_FOUND,
+        ErrorCode.INPUT_FETCH_FAILED,
+        ErrorCode.URL_NOT_ALLOWED,
+        ErrorCode.INVALID_REQUEST,
+    }
+)
+"""The codes a batch's ``source_error`` can carry: why its manifest or prefix could not be
+read (``invalid_request`` only in records written before the manifest codes existed)."""
 
 
 class CutstreamError(Exception):

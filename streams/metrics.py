@@ -56,6 +56,16 @@ BATCH_ITEMS = Counter(
     ["status"],
 )
 
+PLANNING_PLACES = Gauge(
+    "cutstream_planning_places_busy",
+    "Planning places of the batch service in use (batches.plan_at_once in all).",
+)
+BATCHES_PLANNING = Gauge(
+    "cutstream_batches_planning",
+    "Batches this batch service is planning: working, waiting for a place, for room on the "
+    "bulk lane (batches.max_outstanding_per_account) or to read their source again.",
+)
+
 
 def gauge_value(gauge: Gauge) -> float:
     """A gauge's current value, read through the public ``collect()`` API."""

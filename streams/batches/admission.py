@@ -6,20 +6,23 @@ account while metering is off — has its items sent straight to the bulk lane. 
 each item is a ``reserve`` command to the ledger (price ``metering.prices["batch"]``, else
 the default), which holds the credits, counts the item in the plan's windows and queues it
 on the bulk lane itself — so an item runs if and only if it was admitted, exactly as for
-the gateway. The per-minute limit throttles the planner (it waits the ledger's
-``retry_after_s`` and asks again); any other refusal (credits, quota, suspension, expired
-subscription) becomes that item's row in the results, with the refusal's code.
+the gateway. The per-minute limit throttles the planner (it gives its planning place up, waits
+the ledger's ``retry_after_s`` and asks again); any other refusal (credits, quota,
+suspension, expired subscription) becomes that item's row in the results, with the
+refusal's code.
 
 A planner resumed after a crash asks again for the items after its checkpoint; the ledger
 answers a request it still holds (or settled lately) as a copy, and an item whose job
-record has finished is not asked for at all, so nothing is charged twice.
+record has finished is not asked for at all, so nothing is charged twice. An item whose
+request id is already taken by a different request (a job submitted under
+``<batch_id>.<index>`` before) is refused as a ``conflict`` without asking: the ledger
+would take it for a copy and queue nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 
 from schemas.errors import ErrorCode
@@ -43,6 +46,13 @@ class Refused:
 
     code: ErrorCode
     message: str
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """The plan's per-minute limit is reached: ask again in ``wait_s`` seconds."""
+
+    wait_s: float
 
 
 class Admission:
@@ -76,11 +86,18 @@ class Admission:
         plan = self.settings.plans.get(name) if name is not None else None
         return plan is None or plan.draws_credits or bool(plan.limits())
 
-    async def reserve(self, request: ImageRequested) -> Refused | None:
+    async def reserve(self, request: ImageRequested) -> Refused | Throttled | None:
         """Have the ledger admit and queue ``request``; ``None`` once it has (or once the
-        item turns out to have finished before a crash), else the refusal."""
+        item turns out to have finished before a crash), else why not."""
         ledger = await self._ledger()
         record = await self.jobs.get(request.account, request.request_id)
+        if record is not None and (
+            record.request is None or not record.request.same_work_as(request.payload)
+        ):
+            return Refused(
+                ErrorCode.CONFLICT,
+                f"request id {request.request_id} is already used by a different request",
+            )
         if record is not None and record.status.finished:
             return None  # reserved, run and settled before the planner restarted
         command = Reserve(
@@ -89,15 +106,12 @@ class Admission:
             price=self.settings.price(BATCH_SHAPE, renditions=len(request.payload.outputs)),
             request=request,
         )
-        while True:
-            reply = await ledger.ask(command)
-            if reply.ok:
-                return None
-            if reply.refusal is Refusal.RATE_LIMITED:
-                wait = max(1, reply.retry_after_s or 1)
-                log.info("%s: the plan's per-minute limit; waiting %d s", request.account, wait)
-                await asyncio.sleep(wait)
-                command = command.model_copy(update={"command_id": uuid.uuid4().hex})
-                continue
-            code = REFUSAL_CODES.get(reply.refusal) if reply.refusal else None
-            return Refused(code or ErrorCode.CONFLICT, reply.message or "refused by the ledger")
+        reply = await ledger.ask(command)
+        if reply.ok:
+            return None
+        if reply.refusal is Refusal.RATE_LIMITED:
+            wait = max(1, reply.retry_after_s or 1)
+            log.info("%s: the plan's per-minute limit; waiting %d s", request.account, wait)
+            return Throttled(wait)
+        code = REFUSAL_CODES.get(reply.refusal) if reply.refusal else None
+        return Refused(code or ErrorCode.CONFLICT, reply.message or "refused by the ledger")

@@ -1,9 +1,12 @@
 """The batch service (``cutstream batches``): the planner and the tracker, one Faust app in
 its own consumer group (``batches.group_id``).
 
-- *plan* reads ``topics.batches`` (``batch.submitted``, keyed by batch id), up to
-  ``batches.plan_at_once`` batches at a time, acked in order once planned
-  (:mod:`streams.batches.planner`); a crash re-plans from the last checkpoint.
+- *plan* reads ``topics.batches`` (``batch.submitted``, keyed by account, so one process
+  sees all of an account's batches and its limits are exact), holds up to
+  ``batches.plan_queue`` of them and works ``batches.plan_at_once`` at a time, shared
+  fairly between accounts (:mod:`streams.batches.planner`); each is acked, in order,
+  once planned, and a crash re-plans from the last checkpoint. Planning a large batch
+  rightly takes hours, so its wait does not count as a stall in ``/healthz``.
 - *track* reads ``topics.batch_progress`` a window at a time and acks a window once it is
   written (:mod:`streams.batches.tracker`).
 
@@ -61,8 +64,9 @@ def register_planner(app: faust.App, planner: Planner, settings: Settings) -> No
         "cutstream.batches.plan",
         plan,
         settings,
-        concurrency=settings.batches.plan_at_once,
+        concurrency=settings.batches.plan_queue,
         dead_letters=raw_topic(app, settings.topics.dead_letter),
+        watched=False,
     )
 
 

@@ -1,29 +1,33 @@
-"""A batch's items, read from its source as a stream: a CSV or JSONL manifest (an S3
-object or an https URL) or every image under a bucket prefix.
+"""A batch's items, read from its source: a CSV or JSONL manifest (an S3 object or an
+https URL) or every image under a bucket prefix.
 
-Nothing is read whole: S3 objects arrive in chunks, URLs line by line, prefixes a page of
-keys at a time, and items are yielded as soon as they are parsed. A row that cannot be an
-item (no input, an unreadable input, options that do not validate, a name that cannot be
-built) is yielded too, with its error, so it appears in the results as `invalid_request`.
+A manifest is first copied into a spool file, byte-capped as it arrives
+(``batches.max_manifest_bytes``) and time-limited (``batches.source_timeout_s``); then it
+is parsed off the event loop, in one linear pass whose records are capped
+(``batches.max_record_bytes``: an unterminated quote fails the source at once instead of
+swallowing the rest of the file). Prefixes are listed a page of keys at a time. A row that
+cannot be an item (no input, an unreadable input, options that do not validate) is an item
+too, with its error, so it appears in the results as ``invalid_request``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import csv
+import io
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import IO, Any
 
 from pydantic import ValidationError
 
-from schemas.batches import BatchSpec, ManifestSource, PrefixSource
+from schemas.batches import BatchSpec, ManifestSource, PrefixSource, SourceItem
 from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
-from streams.net.fetch import Fetcher
+from streams.batches.exceptions import ManifestTooLargeError, SourceError
+from streams.net.fetch import Fetcher, InputFetchError
 from streams.storage.base import ObjectStore
 from streams.storage.layout import IMAGE_SUFFIXES
 
@@ -32,66 +36,14 @@ INPUT_COLUMNS = ("image_url", "url", "input", "s3_key", "key", "image")
 ID_COLUMNS = ("id", "sku")
 OPTION_FIELDS = frozenset(RemovalOptions.model_fields)
 
-T = TypeVar("T")
-
-
-class SourceError(Exception):
-    """The source cannot be read as a manifest at all (no input column, not JSON…)."""
-
 
 @dataclass(frozen=True)
-class SourceItem:
-    """One item of a batch, or why a row cannot be one (``error``)."""
+class SourceLimits:
+    """How much of a source is read (``batches`` settings)."""
 
-    index: int
-    item_id: str
-    raw_input: str
-    input: S3Object | UrlInput | None = None
-    options: RemovalOptions | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    """Values the name template may use (the row's columns, ``stem``…)."""
-    error: str | None = None
-
-
-async def _pulled(blocking: Iterator[T]) -> AsyncIterator[T]:
-    """A blocking iterator (S3 chunks, pages of keys), pulled on a thread item by item."""
-    done = _Done()
-    while not isinstance(value := await asyncio.to_thread(next, blocking, done), _Done):
-        yield value
-
-
-class _Done:
-    """The end of a pulled iterator."""
-
-
-async def text_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """UTF-8 text lines (a byte-order mark dropped, line ends stripped) from chunks."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    rest = ""
-    async for chunk in chunks:
-        text = rest + decoder.decode(chunk)
-        *lines, rest = text.split("\n")
-        for line in lines:
-            yield line.removesuffix("\r")
-    rest += decoder.decode(b"", final=True)
-    if rest:
-        yield rest.removesuffix("\r")
-
-
-async def csv_records(lines: AsyncIterator[str]) -> AsyncIterator[list[str]]:
-    """CSV records from physical lines: a quoted field may span lines (a record is whole
-    once its quotes balance — RFC 4180 doubles quotes inside fields)."""
-    pending: list[str] = []
-    async for line in lines:
-        pending.append(line)
-        text = "\n".join(pending)
-        if text.count('"') % 2:
-            continue
-        pending = []
-        if text.strip():
-            yield next(csv.reader([text]))
-    if pending:
-        raise SourceError("the manifest ends inside a quoted field")
+    max_manifest_bytes: int
+    max_record_bytes: int
+    timeout_s: float
 
 
 def parse_input(value: str, input_bucket: str) -> S3Object | UrlInput:
@@ -108,6 +60,10 @@ def parse_input(value: str, input_bucket: str) -> S3Object | UrlInput:
 
 def _stem(value: str) -> str:
     return PurePosixPath(value.split("?", 1)[0].rstrip("/")).stem or "image"
+
+
+def _first_error(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
 
 
 class Items:
@@ -127,6 +83,10 @@ class Items:
         item_id = item_id or str(index)
         fields = {k: str(v) for k, v in row.items() if isinstance(v, str | int | float)}
         fields["stem"] = _stem(str(raw.get("key", "")) if isinstance(raw, dict) else raw_input)
+
+        def failed(error: str) -> SourceItem:
+            return SourceItem(index=index, item_id=item_id, raw_input=raw_input, error=error)
+
         try:
             source = (
                 S3Object.model_validate(raw)
@@ -134,7 +94,7 @@ class Items:
                 else parse_input(raw_input, self.input_bucket)
             )
         except ValidationError as exc:
-            return SourceItem(index, item_id, raw_input, error=f"bad input {raw_input!r}: {exc}")
+            return failed(f"bad input {raw_input[:200]!r}: {_first_error(exc)}")
         overrides = row.get("options")
         flat = {k: v for k, v in row.items() if k in OPTION_FIELDS and v not in ("", None)}
         try:
@@ -142,56 +102,122 @@ class Items:
                 {**self.base, **flat, **(overrides if isinstance(overrides, dict) else {})}
             )
         except ValidationError as exc:
-            errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return SourceItem(index, item_id, raw_input, error=f"bad options: {errors}")
-        return SourceItem(index, item_id, raw_input, source, options, fields)
+            return failed(f"bad options: {_first_error(exc)}")
+        return SourceItem(
+            index=index,
+            item_id=item_id,
+            raw_input=raw_input,
+            input=source,
+            options=options,
+            fields=fields,
+        )
 
 
-async def manifest_items(
-    spec: BatchSpec, lines: AsyncIterator[str], fmt: str, input_bucket: str
-) -> AsyncIterator[SourceItem]:
+def _lines(text: IO[str], max_chars: int) -> Iterator[str]:
+    """The lines of ``text``, none longer than ``max_chars`` (one never buffered whole)."""
+    number = 0
+    while line := text.readline(max_chars + 1):
+        number += 1
+        if len(line) > max_chars:
+            raise SourceError(f"line {number} is longer than {max_chars:,} characters")
+        yield line
+
+
+class _RecordLines:
+    """Lines for :mod:`csv`, failing once one record (quoted line breaks included) passes
+    ``max_chars`` — an unterminated quote would otherwise swallow the rest of the file."""
+
+    def __init__(self, lines: Iterator[str], max_chars: int) -> None:
+        self.lines = lines
+        self.max_chars = max_chars
+        self.size = 0
+        self.first_line = 1
+        self.read = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.read += 1
+        self.size += len(line)
+        if self.size > self.max_chars:
+            raise SourceError(
+                f"the record starting at line {self.first_line} is longer than "
+                f"{self.max_chars:,} characters (an unterminated quote?)"
+            )
+        return line
+
+    def record_done(self) -> None:
+        self.size = 0
+        self.first_line = self.read + 1
+
+
+def csv_records(text: IO[str], max_chars: int) -> Iterator[list[str]]:
+    """CSV records (RFC 4180: quoted fields may hold line breaks and doubled quotes), in one
+    linear pass; blank lines are skipped."""
+    lines = _RecordLines(_lines(text, max_chars), max_chars)
+    if csv.field_size_limit() < max_chars:
+        csv.field_size_limit(max_chars)
+    reader = csv.reader(lines, strict=True)
+    try:
+        for record in reader:
+            lines.record_done()
+            if record:
+                yield record
+    except csv.Error as exc:
+        raise SourceError(f"line {reader.line_num}: {exc}") from None
+
+
+def manifest_items(
+    spec: BatchSpec, text: IO[str], fmt: str, input_bucket: str, max_record_chars: int
+) -> Iterator[SourceItem]:
     """The items of a CSV or JSONL manifest, in order."""
     source = spec.source
     assert isinstance(source, ManifestSource)
     items = Items(spec, input_bucket)
     if fmt == "jsonl":
         index = 0
-        async for line in lines:
+        for line in _lines(text, max_record_chars):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("a line is a JSON object")
-            except ValueError as exc:
-                yield SourceItem(index, str(index), line[:200], error=f"not a JSON object: {exc}")
+            except (ValueError, RecursionError) as exc:
+                yield SourceItem(
+                    index=index,
+                    item_id=str(index),
+                    raw_input=line[:200],
+                    error=f"not a JSON object: {str(exc)[:200]}",
+                )
             else:
                 input_key = source.input_column or _first(INPUT_COLUMNS, row)
                 id_key = source.id_column or _first(ID_COLUMNS, row)
                 yield items.item(index, row, input_key or "input", id_key)
             index += 1
         return
-    records = csv_records(lines)
-    header = await anext(records, None)
+    records = csv_records(text, max_record_chars)
+    header = next(records, None)
     if header is None:
         return
     header = [name.strip() for name in header]
     input_key = source.input_column or _first(INPUT_COLUMNS, header)
     if input_key is None or input_key not in header:
         wanted = source.input_column or " / ".join(INPUT_COLUMNS)
-        raise SourceError(f"the CSV has no input column ({wanted}); its columns: {header}")
+        shown = ", ".join(name[:40] for name in header[:20])
+        raise SourceError(f"the CSV has no input column ({wanted}); its columns: {shown}")
     id_key = source.id_column or _first(ID_COLUMNS, header)
-    index = 0
-    async for record in records:
+    for index, record in enumerate(records):
         yield items.item(index, dict(zip(header, record, strict=False)), input_key, id_key)
-        index += 1
 
 
 def _first(names: tuple[str, ...], present: Any) -> str | None:
     return next((name for name in names if name in present), None)
 
 
-def manifest_format(source: ManifestSource, first_line: str) -> str:
+def manifest_format(source: ManifestSource, head: str) -> str:
     """``csv`` or ``jsonl``: as the source says, else by the name, else by the content."""
     if source.format is not None:
         return source.format
@@ -202,55 +228,79 @@ def manifest_format(source: ManifestSource, first_line: str) -> str:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    return "jsonl" if first_line.lstrip().startswith("{") else "csv"
+    return "jsonl" if head.lstrip("\ufeff \t\r\n").startswith("{") else "csv"
 
 
-async def _peeked(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
-    yield first
-    async for line in rest:
-        yield line
-
-
-async def source_items(
-    spec: BatchSpec, store: ObjectStore, fetcher: Fetcher, input_bucket: str
-) -> AsyncIterator[SourceItem]:
-    """Every item of ``spec``'s source, in order (index 0, 1, …)."""
-    source = spec.source
-    if isinstance(source, PrefixSource):
-        async for item in prefix_items(spec, source, store):
-            yield item
-        return
+async def spool_manifest(
+    source: ManifestSource,
+    store: ObjectStore,
+    fetcher: Fetcher,
+    spool: IO[bytes],
+    limits: SourceLimits,
+) -> None:
+    """Copy the manifest into ``spool``: :class:`ManifestTooLargeError` as soon as it passes
+    ``limits.max_manifest_bytes``; a read that does not end within ``limits.timeout_s`` is
+    an :class:`~streams.net.fetch.InputFetchError` (retryable)."""
     where = source.manifest
-    lines = (
-        fetcher.lines(str(where.url))
-        if isinstance(where, UrlInput)
-        else text_lines(_pulled(store.stream(where.bucket, where.key)))
-    )
-    first = await anext(lines, None)
-    if first is None:
-        return
-    fmt = manifest_format(source, first)
-    async for item in manifest_items(spec, _peeked(first, lines), fmt, input_bucket):
-        yield item
+    cap = limits.max_manifest_bytes
+
+    def written(size: int, chunk: bytes) -> int:
+        size += len(chunk)
+        if size > cap:
+            raise ManifestTooLargeError(f"the manifest is larger than {cap:,} bytes")
+        spool.write(chunk)
+        return size
+
+    def copy_object(bucket: str, key: str) -> None:
+        size = 0
+        for chunk in store.stream(bucket, key):
+            size = written(size, chunk)
+
+    try:
+        async with asyncio.timeout(limits.timeout_s):
+            if isinstance(where, S3Object):
+                await asyncio.to_thread(copy_object, where.bucket, where.key)
+            else:
+                size = 0
+                async for chunk in fetcher.chunks(str(where.url)):
+                    size = written(size, chunk)
+    except TimeoutError:
+        raise InputFetchError(
+            f"the manifest was not read within {limits.timeout_s:.0f} s", retryable=True
+        ) from None
+    spool.flush()
+    spool.seek(0)
 
 
-async def prefix_items(
-    spec: BatchSpec, source: PrefixSource, store: ObjectStore
-) -> AsyncIterator[SourceItem]:
-    """Every image under the prefix, in key order; ``{id}`` is the key below the prefix
-    without its extension (``shoes/red.jpg`` → ``shoes/red``), so names mirror the tree."""
+def spooled_items(
+    spec: BatchSpec, spool: IO[bytes], input_bucket: str, limits: SourceLimits
+) -> Iterator[SourceItem]:
+    """The items of a spooled manifest (blocking: run it off the event loop)."""
+    source = spec.source
+    assert isinstance(source, ManifestSource)
+    text = io.TextIOWrapper(spool, encoding="utf-8-sig", errors="replace", newline="")
+    head = text.read(1024)
+    text.seek(0)
+    fmt = manifest_format(source, head)
+    yield from manifest_items(spec, text, fmt, input_bucket, limits.max_record_bytes)
+
+
+def prefix_items(spec: BatchSpec, source: PrefixSource, store: ObjectStore) -> Iterator[SourceItem]:
+    """Every image under the prefix, in key order (blocking: the store is listed a page at
+    a time); ``{id}`` is the key below the prefix without its extension (``shoes/red.jpg``
+    → ``shoes/red``), so names mirror the tree."""
     index = 0
-    async for key in _pulled(store.iter_keys(source.bucket, source.prefix)):
+    for key in store.iter_keys(source.bucket, source.prefix):
         path = PurePosixPath(key)
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         relative = str(PurePosixPath(key[len(source.prefix) :]).with_suffix(""))
         yield SourceItem(
-            index,
-            relative,
-            f"s3://{source.bucket}/{key}",
-            S3Object(bucket=source.bucket, key=key),
-            spec.options,
-            {"stem": path.stem, "key": key},
+            index=index,
+            item_id=relative,
+            raw_input=f"s3://{source.bucket}/{key}",
+            input=S3Object(bucket=source.bucket, key=key),
+            options=spec.options,
+            fields={"stem": path.stem, "key": key},
         )
         index += 1

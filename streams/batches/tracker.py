@@ -8,9 +8,11 @@ and only then are the records acked. A crash before the progress write replays t
 the chunk is written again under the same number (its rows are all still unacked), so each
 item's row ends up in the chunks exactly once, whatever happens.
 
-A batch is complete when its total is known (``batch.planned``) and every item has an
-outcome: the tracker merges the chunks into the results manifest (CSV and JSONL, in source
-order), marks the record finished and publishes ``batch.completed`` (with a deterministic
+A batch is complete when its total is known (``batch.planned``: the items queued) and every
+item has an outcome: the tracker merges the chunks into the results manifest (CSV and JSONL,
+in source order; the items a cancel kept from being queued get ``canceled`` rows), marks the
+record finished, drops the items the planner read from the source and publishes
+``batch.completed`` (with a deterministic
 event id, so a replay publishes the same event again, never a different one).
 """
 
@@ -112,9 +114,10 @@ class Tracker:
         record = await self.batches.get(account, batch_id)
         if record is None:
             return
-        rows = await self.batches.rows(account, batch_id)
+        rows = await self.batches.final_rows(record)
         key = await self.batches.write_results(account, batch_id, rows, self._url)
         record = await self.batches.update(account, batch_id, finished_now)
+        await self.batches.drop_items(account, batch_id)
         await self.publish(self._completed(record, progress, key))
         log.info(
             "batch %s/%s %s: %d succeeded, %d failed, %d canceled",

@@ -2,12 +2,12 @@
 (or resubmit), look at, read the results of, cancel, list.
 
 Submitting checks what can be checked at once — the account may read the source and write
-the output prefix — then creates the record (a conditional write: of two submissions
-under one id exactly one creates it) and publishes ``batch.submitted``. Submitting an
-existing id with the same source, options and output *resumes* it: ``batch.submitted`` is
-published again (unless the batch has finished), the planner continues from its checkpoint
-and items already done are answered from their job records, never run again. The same id
-with a different batch is a conflict.
+the output prefix, a manifest URL passes the URL guard — then creates the record (a
+conditional write: of two submissions under one id exactly one creates it) and publishes
+``batch.submitted``. Submitting an existing id with the same source, options and output
+*resumes* it: ``batch.submitted`` is published again (unless the batch has finished), the
+planner continues from its checkpoint and items already done are answered from their job
+records, never run again. The same id with a different batch is a conflict.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from schemas.batches import (
     ManifestSource,
     PrefixSource,
 )
+from schemas.errors import CutstreamError
 from schemas.events import utc_now
-from schemas.refs import S3Object
+from schemas.refs import S3Object, UrlInput
 from streams.config.settings import Settings
 from streams.exceptions import (
     BatchConflictError,
@@ -38,6 +39,7 @@ from streams.exceptions import (
     QueueUnavailableError,
 )
 from streams.messaging.kafka import new_producer
+from streams.net.urlguard import UrlPolicy, resolve
 from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.base import ObjectStore, Presigner
 from streams.storage.batches import BatchStore, Progress, results_csv, results_jsonl
@@ -58,6 +60,7 @@ class Batches:
         self.batches = BatchStore(store, settings.s3.jobs_bucket, settings.s3.output_bucket)
         self.reads = ReadAccess(settings.s3, settings.access.read_grants)
         self.writes = WriteAccess(settings.s3, settings.access.write_grants)
+        self.url_policy = UrlPolicy.of(settings.urls)
         self.producer = new_producer(settings, role)
 
     async def start(self) -> None:
@@ -99,9 +102,22 @@ class Batches:
         )
         self.writes.check(spec.account, bucket, prefix + "x")
 
+    async def check_url(self, spec: BatchSpec) -> None:
+        """Refuse a manifest URL the batch service could not fetch: one the URL guard
+        refuses (``url_not_allowed``) or whose host does not resolve
+        (``input_fetch_failed``), the message naming the field."""
+        source = spec.source
+        if isinstance(source, ManifestSource) and isinstance(source.manifest, UrlInput):
+            try:
+                await resolve(str(source.manifest.url), self.url_policy)
+            except CutstreamError as exc:
+                exc.message = f"source.manifest: {exc.message}"
+                raise
+
     async def submit(self, spec: BatchSpec) -> tuple[BatchRecord, bool]:
         """Create (``True``) or resume (``False``) the batch; see the module docstring."""
         self.check(spec)
+        await self.check_url(spec)
         record = BatchRecord(spec=spec)
         created = await self.batches.create(record)
         if not created:
@@ -124,7 +140,7 @@ class Batches:
             await self.producer.send_and_wait(
                 self.settings.topics.batches,
                 event.model_dump_json().encode(),
-                key=spec.batch_id.encode(),
+                key=spec.account.encode(),  # one planner sees all of an account's batches
             )
         except KafkaError as exc:
             raise QueueUnavailableError(f"cannot queue the batch right now: {exc}") from exc

@@ -72,13 +72,15 @@ def transient(exc: Exception) -> bool:
 
 
 class InOrderAcks:
-    """Acks events in the order they arrived, each once everything before it is done."""
+    """Acks events in the order they arrived, each once everything before it is done.
+    ``watched``: whether :data:`UNACKED` (so ``/healthz``) counts their wait."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, watched: bool = True) -> None:
         self.stream = stream
         self.pending: deque[tuple[Any, asyncio.Event, float]] = deque()
         self.lock = asyncio.Lock()
-        UNACKED.register(self.oldest)
+        if watched:
+            UNACKED.register(self.oldest)
 
     def track(self, event: Any) -> asyncio.Event:
         done = asyncio.Event()
@@ -170,15 +172,18 @@ async def process_in_flight(
     batch_window_s: float,
     shutdown_grace_s: float,
     on_batch: Callable[[Sequence[Any]], None] | None = None,
+    watched: bool = True,
 ) -> None:
     """Consume ``stream`` in batches with up to ``concurrency`` handlers in flight, acking
     each event once it is handled or dead-lettered, in arrival order.
 
     On shutdown or rebalance, handlers in flight get ``shutdown_grace_s`` to finish; what
-    is still running is not acked and goes back to the group.
+    is still running is not acked and goes back to the group. ``watched=False`` leaves the
+    handlers' time out of ``/healthz``'s oldest-unacked age (for handlers that may rightly
+    run for hours, such as planning a large batch).
     """
     manual = stream.noack()
-    acks = InOrderAcks(manual)
+    acks = InOrderAcks(manual, watched=watched)
     slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
 
@@ -216,6 +221,7 @@ def register_in_flight_agent(
     concurrency: int,
     dead_letters: Any,
     on_batch: Callable[[Sequence[Any]], None] | None = None,
+    watched: bool = True,
 ) -> None:
     """An agent on ``topic`` that runs :func:`process_in_flight` with ``handle``, batching
     and grace periods from ``settings.runtime``; what cannot be handled goes to
@@ -233,4 +239,5 @@ def register_in_flight_agent(
             batch_window_s=settings.runtime.batch_window_s,
             shutdown_grace_s=settings.runtime.shutdown_grace_s,
             on_batch=on_batch,
+            watched=watched,
         )

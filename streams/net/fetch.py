@@ -115,12 +115,13 @@ class Fetcher:
         except TimeoutError:
             raise InputFetchError(f"fetching {url} timed out", retryable=True) from None
 
-    async def lines(self, url: str) -> AsyncIterator[str]:
-        """The text at ``url`` line by line, as it arrives (a manifest: never whole)."""
+    async def chunks(self, url: str) -> AsyncIterator[bytes]:
+        """The body at ``url`` as it arrives (a manifest: never whole; the caller caps it).
+        Raises like :meth:`fetch`; a connection that breaks midway is retryable."""
         async with self._host_slot(url), self._open(url) as response:
             try:
-                async for line in response.aiter_lines():
-                    yield line
+                async for chunk in response.aiter_bytes():
+                    yield chunk
             except httpx.HTTPError as exc:
                 raise InputFetchError(f"reading {url} failed: {exc}", retryable=True) from None
 

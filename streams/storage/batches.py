@@ -3,12 +3,13 @@ results manifest.
 
 Keys (:mod:`streams.storage.layout`): in the jobs bucket ``_batches/<account>/<batch_id>/``
 holds ``batch.json`` (the :class:`BatchRecord`; changed only by conditional writes, as the
-submitter, the planner and a cancel may all write it), ``progress.json`` (the tracker's
-counts and which items it has seen; the tracker that owns the batch's partition is its
-only writer) and ``chunks/<n>.jsonl`` (result rows as they arrived, possibly repeated after
-a crash). The results manifest (rows merged, each item once, in source order) is
-``results.csv`` / ``results.jsonl`` beside the outputs' default prefix in the outputs
-bucket, where the account can read it.
+submitter, the planner and a cancel may all write it), ``items/<n>.jsonl`` (the items the
+planner read from the source, ``batches.checkpoint_every`` a chunk, kept until the batch
+finishes), ``progress.json`` (the tracker's counts and which items it has seen; the
+tracker that owns the batch's partition is its only writer) and ``chunks/<n>.jsonl``
+(result rows as they arrived, possibly repeated after a crash). The results manifest (rows
+merged, each item once, in source order) is ``results.csv`` / ``results.jsonl`` beside the
+outputs' default prefix in the outputs bucket, where the account can read it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, ValidationError
 
-from schemas.batches import BatchCounts, BatchRecord, BatchState, ResultRow
-from schemas.events import utc_now
+from schemas.batches import BatchCounts, BatchRecord, BatchState, ResultRow, SourceItem
+from schemas.errors import ErrorCode
+from schemas.events import batch_request_id, utc_now
 from streams.exceptions import BatchConflictError, ObjectNotFoundError, StorageUnavailableError
 from streams.storage.base import ObjectStore
 from streams.storage.layout import batch_prefix, batch_results_key, batches_prefix
@@ -84,10 +86,10 @@ class Progress(BaseModel):
     def counts(self, record: BatchRecord) -> BatchCounts:
         return BatchCounts(
             total=record.total,
-            queued=record.total if record.total is not None else record.queued,
+            queued=record.queued,
             succeeded=self.succeeded,
             failed=self.failed,
-            canceled=self.canceled,
+            canceled=self.canceled + record.unqueued,
         )
 
 
@@ -173,6 +175,65 @@ class BatchStore:
             "application/json",
         )
 
+    # The items read from the source ----------------------------------------------------
+
+    def put_items(self, account: str, batch_id: str, n: int, items: list[SourceItem]) -> None:
+        """Keep chunk ``n`` of the items read from the source (blocking: the planner reads
+        sources on a thread)."""
+        body = "".join(item.model_dump_json(exclude_defaults=True) + "\n" for item in items)
+        self.store.put(
+            self.bucket,
+            self._key(account, batch_id, f"items/{n:08d}.jsonl"),
+            body.encode(),
+            "application/x-ndjson",
+        )
+
+    async def items(self, account: str, batch_id: str, n: int) -> list[SourceItem]:
+        """Chunk ``n`` of the items read from the source."""
+        data = await asyncio.to_thread(
+            self.store.get, self.bucket, self._key(account, batch_id, f"items/{n:08d}.jsonl")
+        )
+        return await asyncio.to_thread(
+            lambda: [SourceItem.model_validate_json(line) for line in data.splitlines()]
+        )
+
+    def _unqueued_rows(self, record: BatchRecord) -> list[ResultRow]:
+        """The ``canceled`` rows of the items a canceled batch never queued (from the
+        chunks read from its source)."""
+        spec = record.spec
+        if not record.unqueued or record.total is None or record.items_per_chunk is None:
+            return []
+        rows = []
+        size = record.items_per_chunk
+        for n in range(record.queued // size, (record.total - 1) // size + 1):
+            key = self._key(spec.account, spec.batch_id, f"items/{n:08d}.jsonl")
+            for line in self.store.get(self.bucket, key).splitlines():
+                item = SourceItem.model_validate_json(line)
+                if item.index < record.queued:
+                    continue
+                rows.append(
+                    ResultRow(
+                        index=item.index,
+                        item_id=item.item_id,
+                        input=item.raw_input,
+                        request_id=batch_request_id(spec.batch_id, item.index),
+                        status="canceled",
+                        error_code=ErrorCode.CANCELED,
+                        error_message="the batch was canceled before this item was queued",
+                    )
+                )
+        return rows
+
+    async def drop_items(self, account: str, batch_id: str) -> None:
+        """Forget the items read from the source (the batch has finished)."""
+
+        def drop() -> None:
+            prefix = self._key(account, batch_id, "items/")
+            for key in self.store.list_keys(self.bucket, prefix):
+                self.store.delete(self.bucket, key)
+
+        await asyncio.to_thread(drop)
+
     # The tracker's progress ------------------------------------------------------------
 
     async def progress(self, account: str, batch_id: str) -> Progress:
@@ -215,6 +276,13 @@ class BatchStore:
 
     async def rows(self, account: str, batch_id: str) -> list[ResultRow]:
         return await asyncio.to_thread(self._rows, account, batch_id)
+
+    async def final_rows(self, record: BatchRecord) -> list[ResultRow]:
+        """Every item's row for the results manifest: the outcomes counted, then the
+        ``canceled`` rows of the items a cancel kept from being queued."""
+        spec = record.spec
+        counted = await self.rows(spec.account, spec.batch_id)
+        return counted + await asyncio.to_thread(self._unqueued_rows, record)
 
     # The results manifest ----------------------------------------------------------------
 
@@ -259,7 +327,22 @@ def results_jsonl(rows: Iterable[ResultRow], url_of: UrlOf) -> bytes:
     return "".join(json.dumps(_row_fields(row, url_of)) + "\n" for row in rows).encode()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet shows as text: strings that would start a formula (``=``,
+    ``+``, ``-``, ``@``, tab, carriage return — OWASP's list) get a leading ``'``. Numbers
+    stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def results_csv(rows: Iterable[ResultRow], url_of: UrlOf) -> bytes:
+    """The CSV results manifest. Text that comes from the source (ids, inputs, names,
+    messages) cannot start a formula in a spreadsheet (:func:`spreadsheet_safe`); the
+    JSONL manifest keeps every value as it is."""
     out = io.StringIO()
     writer = csv.DictWriter(out, RESULT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -268,13 +351,14 @@ def results_csv(rows: Iterable[ResultRow], url_of: UrlOf) -> bytes:
         box = fields["foreground"]
         fields["foreground"] = " ".join(map(str, box)) if isinstance(box, list) else ""
         fields["more_outputs"] = " ".join(row.more_outputs)
-        writer.writerow({k: "" if v is None else v for k, v in fields.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(v) for k, v in fields.items()})
     return out.getvalue().encode()
 
 
 def finished_now(record: BatchRecord) -> BatchRecord:
-    """``record`` marked finished (completed unless it was canceled), once."""
+    """``record`` marked finished (completed unless it was canceled or failed), once."""
     if record.finished_at is not None:
         return record
-    state = BatchState.CANCELED if record.state is BatchState.CANCELED else BatchState.COMPLETED
+    ended = (BatchState.CANCELED, BatchState.FAILED)
+    state = record.state if record.state in ended else BatchState.COMPLETED
     return record.model_copy(update={"state": state, "finished_at": utc_now()})

@@ -348,7 +348,6 @@ class SlowManifest:
         self.images = tiny_jpegs(6, side=64)
         self.lock = threading.Lock()
         self.served_rows = 0
-        self.midway = threading.Event()
 
     def manifest(self, handler: Handler) -> None:
         handler.send_response(200)
@@ -361,8 +360,6 @@ class SlowManifest:
             handler.wfile.flush()
             with self.lock:
                 self.served_rows += 1
-                if self.served_rows >= self.count // 2:
-                    self.midway.set()
             time.sleep(self.pause_s)
 
     def image(self, handler: Handler) -> None:
@@ -372,10 +369,10 @@ class SlowManifest:
 async def test_kill_minus_9_of_planner_and_worker_leaves_every_item_once(
     settings: Settings, start_worker: WorkerFactory
 ) -> None:
-    settings = settings.model_copy(
-        update={"batches": settings.batches.model_copy(update={"checkpoint_every": 10})}
-    )
-    source = SlowManifest(count=60, pause_s=0.05)
+    # Few items at a time on the lane, so the planner is killed half way through queueing.
+    update = {"checkpoint_every": 10, "max_outstanding_per_account": 4}
+    settings = settings.model_copy(update={"batches": settings.batches.model_copy(update=update)})
+    source = SlowManifest(count=60, pause_s=0.01)
     routes: dict[str, Route] = {"/manifest.csv": source.manifest}
     routes |= {f"/img/{index}.jpg": source.image for index in range(6)}
     with serve(routes) as host:
@@ -385,21 +382,27 @@ async def test_kill_minus_9_of_planner_and_worker_leaves_every_item_once(
             settings, "batch", "submit", f"{host.url}/manifest.csv", "--id", "kill-1"
         )
         assert submitted.returncode == 0, submitted.stderr
-        assert await asyncio.to_thread(source.midway.wait, 60)  # mid-source
+        await read_topic(
+            settings,
+            settings.topics.batch_progress,
+            until=lambda rs: sum(r["type"] == "batch.item" for r in rs) >= 12,
+        )
         planner.send_signal(signal.SIGKILL)
         assert planner.wait(timeout=10) == -signal.SIGKILL
         replanner = start_worker(settings, "batches")
         await read_topic(
             settings,
             settings.topics.batch_progress,
-            until=lambda rs: sum(r["type"] == "batch.item" for r in rs) >= 15,
+            until=lambda rs: sum(r["type"] == "batch.item" for r in rs) >= 30,
         )
         worker.send_signal(signal.SIGKILL)
         assert worker.wait(timeout=10) == -signal.SIGKILL
         start_worker(settings)
         view = await wait_finished(settings, "kill-1", timeout=240)
-    # The second planner resumed at a checkpoint, not at the start.
+    # The second planner resumed at a checkpoint, not at the start, and never read the
+    # source again (it was read once, whole, by the first).
     assert re.search(r"planning batch default/kill-1 from item [1-9]", replanner.log_tail(400))
+    assert source.served_rows == 60
     assert view.counts.model_dump() == {
         "total": 60,
         "queued": 60,

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from schemas.errors import ErrorCode
 from schemas.events import ErrorInfo, ImageRequested
 from schemas.ledger import Command, Refusal, Reply, Reserve
-from streams.batches.admission import Admission, Refused
+from streams.batches.admission import Admission, Refused, Throttled
 from streams.config.settings import Settings
 from streams.storage import jobs
 from streams.storage.accounts import AccountViews
@@ -54,22 +52,14 @@ def admission(ledger: FakeLedger, **metering: Any) -> tuple[Admission, JobStore]
     return gate, job_store
 
 
-async def test_the_per_minute_limit_is_waited_out_and_asked_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr("streams.batches.admission.asyncio.sleep", sleep)
+async def test_the_per_minute_limit_says_how_long_to_wait_and_a_new_ask_is_a_new_command() -> None:
     ledger = FakeLedger(
         Reply(command_id="", ok=False, refusal=Refusal.RATE_LIMITED, retry_after_s=17),
         Reply(command_id="", ok=True, credits_held=2),
     )
     gate, _ = admission(ledger)
+    assert await gate.reserve(request()) == Throttled(17)  # the planner waits, not here
     assert await gate.reserve(request()) is None
-    assert waits == [17]
     first, second = ledger.asked
     assert isinstance(first, Reserve)
     assert first.command_id != second.command_id  # a new command, not a replay
@@ -91,6 +81,18 @@ async def test_an_item_that_finished_before_a_restart_is_not_asked_for() -> None
     done = jobs.failed(jobs.accepted(request()), error, "e")
     await job_store.put(done)
     assert await gate.reserve(request()) is None
+    assert ledger.asked == []
+
+
+async def test_an_item_whose_id_names_other_work_is_a_conflict_without_asking() -> None:
+    ledger = FakeLedger()
+    gate, job_store = admission(ledger)
+    elsewhere = {"input": {"bucket": "inputs", "key": "uploads/acme/other.jpg"}, "batch": None}
+    other = request().model_copy(update={"payload": request().payload.model_validate(elsewhere)})
+    await job_store.put(jobs.accepted(other))  # a job submitted as "b1.0" before the batch
+    refused = await gate.reserve(request())
+    assert isinstance(refused, Refused)
+    assert refused.code is ErrorCode.CONFLICT
     assert ledger.asked == []
 
 

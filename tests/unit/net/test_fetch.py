@@ -11,7 +11,7 @@ from processors.exceptions import ImageTooLargeError
 from schemas.errors import ErrorCode
 from streams.net.fetch import Fetcher, FetchLimits, InputFetchError
 from streams.net.urlguard import UrlNotAllowedError, UrlPolicy
-from tests.httpserver import Handler, Server, serve
+from tests.httpserver import Handler, Route, Server, serve
 from tests.images import photo_jpeg
 
 IMAGE = photo_jpeg("coffee")
@@ -187,7 +187,14 @@ async def test_at_most_max_per_host_fetches_run_against_one_host() -> None:
     assert polite._hosts == {}  # idle hosts are forgotten
 
 
-async def test_lines_streams_a_text_file(server: Server) -> None:
-    with serve({"/m.csv": lambda h: h.reply(200, b"sku,url\na,1\nb,2\n")}) as text:
-        lines = [line async for line in fetcher().lines(f"{text.url}/m.csv")]
-    assert lines == ["sku,url", "a,1", "b,2"]
+async def test_chunks_stream_a_file_and_check_its_status(server: Server) -> None:
+    routes: dict[str, Route] = {
+        "/m.csv": lambda h: h.reply(200, b"sku,url\na,1\nb,2\n"),
+        "/gone.csv": lambda h: h.reply(404, b"no"),
+    }
+    with serve(routes) as text:
+        body = b"".join([chunk async for chunk in fetcher().chunks(f"{text.url}/m.csv")])
+        with pytest.raises(InputFetchError) as caught:
+            _ = [chunk async for chunk in fetcher().chunks(f"{text.url}/gone.csv")]
+    assert body == b"sku,url\na,1\nb,2\n"
+    assert (caught.value.code, caught.value.retryable) == ("input_not_found", False)
