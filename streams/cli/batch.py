@@ -182,7 +182,7 @@ def submit_batch(
 
     view = _run(run)
     click.echo(view.batch_id)
-    if wait and view.counts.failed:
+    if wait and (view.counts.failed or view.state == "failed"):
         sys.exit(1)
 
 
@@ -209,6 +209,9 @@ async def _follow(client: Batches, account: str, batch_id: str, messages: Consol
             if view.finished_at is not None:
                 break
             await asyncio.sleep(1.0)
+    if view.source_error is not None:
+        messages.print(f"failed: [{view.source_error.code}] {view.source_error.message}")
+        return view
     messages.print(
         f"{view.state}: {counts.succeeded} succeeded, {counts.failed} failed, "
         f"{counts.canceled} canceled — results: cutstream batch results {batch_id}"

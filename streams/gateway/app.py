@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
+from schemas.api.native import JobCreate
+from schemas.batches import BatchCreate
 from schemas.errors import CutstreamError
 from streams.config.settings import Settings
 from streams.gateway.console import SecurityHeaders, mount_console
@@ -20,6 +25,7 @@ from streams.gateway.deps import invalid_request
 from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
 from streams.gateway.metering import RateLimitHeaders
+from streams.gateway.reference import mount_reference
 from streams.gateway.routes import account, batches, compat, native
 from streams.gateway.service import Gateway
 
@@ -35,6 +41,32 @@ Background removal as a service. One pipeline behind several API shapes:
 Authenticate with `Authorization: Bearer <key>` or an `ApiKey: <key>` header
 (keys: `cutstream keys create`).
 """
+
+
+BODY_MODELS: tuple[type[BaseModel], ...] = (JobCreate, BatchCreate)
+"""Bodies routes read themselves (JSON or a multipart form), named by ``$ref`` in their
+``openapi_extra``: FastAPI adds a model to the schema's components only for a body
+parameter it parses, so these are added by :func:`with_body_schemas`."""
+
+
+def with_body_schemas(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document carry :data:`BODY_MODELS` (and what they use) in its
+    components, so every ``$ref`` in it resolves (ReDoc refuses a document that does not)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if not all(model.__name__ in components for model in BODY_MODELS):
+            _, extra = models_json_schema(
+                [(model, "validation") for model in BODY_MODELS],
+                ref_template="#/components/schemas/{model}",
+            )
+            for name, definition in extra.get("$defs", {}).items():
+                components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def body_limit(settings: Settings) -> int:
@@ -53,7 +85,16 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await service.stop()
 
-    app = FastAPI(title="cutstream", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="cutstream",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from installed bundles instead: streams.gateway.reference
+        redoc_url=None,
+    )
+    mount_reference(app)
+    with_body_schemas(app)
     app.include_router(native.router)
     app.include_router(batches.router)
     app.include_router(account.router)

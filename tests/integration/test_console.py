@@ -212,6 +212,34 @@ async def test_security_headers(api: RunningGateway) -> None:
     assert "content-security-policy" not in job.headers  # the API's answers are not pages
 
 
+@pytest.mark.parametrize(
+    ("path", "shown"), [("/docs", "/v1/batches"), ("/redoc", "Create a background-removal job")]
+)
+async def test_the_api_reference_loads_nothing_from_elsewhere_and_breaks_no_policy(
+    browser: Browser, api: RunningGateway, path: str, shown: str
+) -> None:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    hosts: set[str] = set()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfinished", lambda r: hosts.add(r.url.split("/")[2]) if "//" in r.url else None)
+    answer = await page.goto(f"{api.url}{path}")
+    assert answer is not None
+    policy = answer.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy  # nothing inline, nothing from elsewhere
+    await page.get_by_text(shown).locator("visible=true").first.wait_for(timeout=30_000)
+    title = await page.title()
+    await context.close()
+    assert title.startswith("cutstream API")
+    assert hosts == {api.url.split("/")[2]}  # no CDN, no font service
+    # A CSP violation is a console error; the one allowed is ReDoc's footer logo, which it
+    # asks of cdn.redoc.ly and the policy refuses.
+    assert [e for e in errors if "cdn.redoc.ly" not in e] == []
+
+
 async def submit_batch(api: RunningGateway, batch_id: str, photos: int, broken: int) -> None:
     """A batch of ``photos`` copies of a 600x400 photo and ``broken`` missing inputs."""
     settings = api.settings

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from streams.gateway.middleware import ResponseHeaders
+from streams.gateway.reference import REDOC_PATH, is_reference
 
 STATIC = Path(str(files(__package__) / "static"))
 ASSETS_PATH = "/console"
@@ -40,6 +41,25 @@ CONSOLE_POLICY = "; ".join(
 """The console's Content-Security-Policy: nothing inline, nothing from elsewhere but
 images."""
 
+REDOC_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "worker-src blob:",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+"""``/redoc``'s policy: the console's, except that ReDoc builds its styles at run time
+(styled-components writes ``<style>`` elements), so inline *styles* are allowed, and runs
+its search in a worker made from a ``blob:``. Scripts still come only from this origin,
+and images only from it (ReDoc's footer asks cdn.redoc.ly for a logo: refused, so nothing
+leaves the machine)."""
+
 EVERY_ANSWER = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 CONSOLE_ANSWERS = {
     "Content-Security-Policy": CONSOLE_POLICY,
@@ -53,11 +73,16 @@ def is_console(path: str) -> bool:
 
 
 class SecurityHeaders(ResponseHeaders):
-    """``nosniff`` and ``no-referrer`` on every answer; the console's pages also get
-    its Content-Security-Policy and may not be framed."""
+    """``nosniff`` and ``no-referrer`` on every answer; the console's pages and the API
+    reference pages (``/docs``, ``/redoc``) also get its Content-Security-Policy and may
+    not be framed."""
 
     def add(self, scope: Scope, headers: MutableHeaders) -> None:
-        extra = EVERY_ANSWER | (CONSOLE_ANSWERS if is_console(scope["path"]) else {})
+        path = scope["path"]
+        page = is_console(path) or is_reference(path)
+        extra = EVERY_ANSWER | (CONSOLE_ANSWERS if page else {})
+        if path == REDOC_PATH:
+            extra["Content-Security-Policy"] = REDOC_POLICY
         for name, value in extra.items():
             headers.setdefault(name, value)
 
