@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-scale bench-renditions profile quality precision
+.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-scale bench-renditions profile quality precision
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -96,7 +96,7 @@ bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove,
 bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
 	$(BIN)/python -m bench.encoders
 
-bench-memory: models ## Worker RSS under a batch of tiny PNGs that decode to 49 MP each
+bench-memory: models ## Worker RSS under tiny PNGs that decode to 49 MP each, as inputs and as backdrops
 	$(BIN)/python -m bench.memory
 
 bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
@@ -104,6 +104,9 @@ bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
 
 bench-batch: models ## Bulk imports: planning 10k items, batch vs local rate, interactive p95 beside a batch
 	$(BIN)/python -m bench.batch
+
+bench-tenants: models ## One tenant's hostile batches beside another's batch and sync requests
+	$(BIN)/python -m bench.tenants
 
 bench-scale: models ## Scale-out: 1 vs 2 workers with one inference thread each, 72 images
 	$(BIN)/python -m bench.scale

@@ -10,13 +10,39 @@ import numpy  # noqa: F401  (version shown in the machine line)
 import onnxruntime
 import PIL
 
+SPEED_FLAGS = ("avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""CPU features that change the models' speed (int8 and bf16 paths)."""
+
+
+def cpu() -> str:
+    """The CPU's model name and which of :data:`SPEED_FLAGS` it has (from /proc/cpuinfo)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    name = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
+        [],
+    )
+    present = [flag for flag in SPEED_FLAGS if flag in flags]
+    return f"{name} ({', '.join(present) if present else 'no AVX512-VNNI, bf16 or AMX'})"
+
 
 def machine() -> str:
-    """One line naming the machine and the library versions a number depends on."""
+    """One line naming the machine, its CPU features and the library versions a number
+    depends on."""
     import os
 
     return (
-        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+        f"{platform.machine()} {cpu()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, "
         f"Pillow {PIL.__version__}; {datetime.now(UTC):%Y-%m-%d}"
     ).replace("  ", " ")

@@ -331,6 +331,11 @@ async def test_account_page_shows_plan_usage_and_manages_keys(
         assert refused.status_code == 401
         others = await client.get("/v1/keys", headers=bearer(DEV_KEY))
         assert all(k["name"] != "console test" for k in others.json())  # not another's
+        key_id = created.split("_")[1]
+        theirs = await client.delete(f"/v1/keys/{key_id}", headers=bearer(DEV_KEY))
+        error = theirs.json()["error"]
+        assert (theirs.status_code, error["code"]) == (404, "not_found")
+        assert error["message"] == f"no API key {key_id}"  # no other code, no store path
     assert console.errors == []
 
 

@@ -113,3 +113,9 @@ async def test_the_oldest_unacked_record_is_what_health_sees(
     first_done.set()
     await acks.release()
     assert (acked, unacked.oldest_age_s()) == ([first, second], 0)
+
+    # Records whose handlers may rightly run for hours (planning a batch) are not watched.
+    planning = inflight.InOrderAcks(Stream(), watched=False)
+    planning.track(event())
+    now[0] += 3600
+    assert unacked.oldest_age_s() == 0

@@ -110,3 +110,10 @@ def test_everything_round_trips_through_json() -> None:
         RemovalOptions.model_validate_json(RemovalOptions().model_dump_json()) == RemovalOptions()
     )
     assert options.bg_gradient == (RGBA(255, 140, 0, 255), RGBA(229, 46, 113, 255))
+
+
+def test_a_model_name_is_short_and_plain() -> None:
+    assert RemovalOptions(model="isnet-general-use").model == "isnet-general-use"
+    for name in ("x" * 65, "x" * 1_100_000, "../u2net", "u2net onnx", ""):
+        with pytest.raises(ValidationError):
+            RemovalOptions(model=name)

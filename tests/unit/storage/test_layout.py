@@ -38,3 +38,31 @@ def test_local_targets_mirror_folders_and_never_clash(tmp_path: Path) -> None:
         ("in/nested/b.webp", "nested/b.png"),
         ("a.jpeg", "a-2.png"),
     ]
+
+
+def test_results_csv_cells_never_start_a_formula() -> None:
+    from schemas.batches import ResultRow
+    from streams.storage.batches import results_csv, spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("=1+1", "+SUM(A1)", "-2+3", "@x", "\tx", "ok", 3)] == [
+        "'=1+1",
+        "'+SUM(A1)",
+        "'-2+3",
+        "'@x",
+        "'\tx",
+        "ok",
+        3,
+    ]
+    row = ResultRow(
+        index=0,
+        item_id='=HYPERLINK("http://evil.example","click")',
+        input="+SUM(1+1).jpg",
+        request_id="b.0",
+        status="failed",
+        error_message="-oops",
+    )
+    text = results_csv([row], lambda bucket, key: "").decode()
+    line = text.splitlines()[1]
+    assert line.startswith("0,\"'=HYPERLINK(")
+    assert ",'+SUM(1+1).jpg," in line
+    assert ",'-oops," in line
