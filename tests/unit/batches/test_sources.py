@@ -46,7 +46,7 @@ class CountingText(io.StringIO):
 
     lines_read = 0
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
         self.lines_read += 1
         return super().readline(size)
 

@@ -173,7 +173,7 @@ async def test_a_backdrop_too_big_to_cache_is_decoded_once_inside_the_budget(
     from streams.worker.budget import MemoryBudget
 
     decodes: list[int] = []
-    real = outputs.decode_rgba
+    real = outputs.decode_rgba  # type: ignore[attr-defined]
 
     def counted(data: bytes, limits: Any) -> Image.Image:
         decodes.append(len(data))
@@ -186,7 +186,7 @@ async def test_a_backdrop_too_big_to_cache_is_decoded_once_inside_the_budget(
             self.most = max(self.most, size)
             return super().reserve(size)
 
-    monkeypatch.setattr(outputs, "decode_rgba", counted)
+    monkeypatch.setattr(outputs, "decode_rgba", counted)  # what the worker's module calls
     store = make_store()
     store.put("inputs", "cat.jpg", photo_jpeg("chelsea"), "image/jpeg")
     big = io.BytesIO()
