@@ -248,6 +248,14 @@ class WebhookSettings(Group):
     group_id: str = Field(
         default="cutstream-notifier", description="Consumer group of the notifier workers."
     )
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="`kafka.fetch_max_wait_ms` of the notifier: a webhook may leave a few "
+        "hundred milliseconds later, and each fetch of its ~20 partitions costs the "
+        "embedded broker CPU whether or not there is work.",
+    )
     secrets: list[SecretStr] = Field(
         default=[DEV_WEBHOOK_SECRET],
         description="Signing secrets (`whsec_…`, JSON list), used for accounts and endpoints "
@@ -469,31 +477,4 @@ class OutputSettings(Group):
         le=7 * 86400,
         description="Validity of presigned output URLs in webhooks and API answers (S3 allows "
         "7 days). The remove-bg JSON shape keeps its documented 24 hours.",
-    )
-
-
-class StackSettings(Group):
-    """The embedded Kafka-protocol broker and S3 server (`cutstream stack` / `up`)."""
-
-    kafka_port: int = Field(
-        default=9092, ge=1, le=65535, description="Loopback port of the embedded broker."
-    )
-    s3_port: int = Field(
-        default=9000, ge=1, le=65535, description="Loopback port of the embedded S3 server."
-    )
-    kafka_storage: Literal["s3", "memory"] = Field(
-        default="s3",
-        description="Where the embedded broker keeps its log: `s3` (in the embedded S3 "
-        "server, so topics and committed offsets survive a restart) or `memory`.",
-    )
-    kafka_bucket: str = Field(
-        default="tansu", description="Bucket that holds the embedded broker's log."
-    )
-    startup_timeout_s: float = Field(
-        default=60.0, gt=0, description="How long to wait for each server to answer."
-    )
-    stop_timeout_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="How long a stopping server may take after SIGTERM before SIGKILL.",
     )

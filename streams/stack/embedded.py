@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streams.config.settings import LOOPBACK, Settings
-from streams.exceptions import StackError
 from streams.stack.process import ManagedProcess
 from streams.stack.provision import (
     ensure_buckets,
@@ -19,9 +18,11 @@ from streams.stack.provision import (
     wait_until,
 )
 from streams.stack.servers import (
+    BROKER_BUCKET,
     ensure_port_free,
     free_port,
     kafka_broker,
+    log_store,
     s3_gate,
     s3_server,
 )
@@ -54,6 +55,8 @@ class EmbeddedStack:
         self.processes: list[ManagedProcess] = []
         self.rclone_url = f"http://{LOOPBACK}:{free_port()}"
         """Where rclone listens; only the gate (on ``stack.s3_port``) talks to it."""
+        self.log_store_url = f"http://{LOOPBACK}:{free_port()}"
+        """Where the broker's log store listens; only the broker talks to it."""
 
     async def start(self) -> None:
         """Start what is embedded, wait for both parts, provision. Stops what it started
@@ -66,23 +69,27 @@ class EmbeddedStack:
 
     async def _start(self) -> None:
         settings = self.settings
-        durable_broker = settings.kafka_embedded and settings.stack.kafka_storage == "s3"
-        if durable_broker and not settings.s3_embedded:
-            raise StackError(
-                "the embedded broker keeps its log in the embedded S3 server; with an "
-                "external S3 endpoint set CUTSTREAM_STACK__KAFKA_STORAGE=memory"
-            )
-        store = S3ObjectStore(settings, retries=0)
         if settings.s3_embedded:
             await self._start_server("s3")
             await self._start_gate()
         if settings.kafka_embedded:
-            if durable_broker:
-                # Through the S3 API, not mkdir: rclone caches directory listings, so a
-                # folder made behind its back stays invisible to the broker's writes.
-                await ensure_buckets(store, [settings.stack.kafka_bucket])
+            if settings.stack.kafka_storage == "local":
+                await self._start_log_store()
             await self._start_server("kafka")
         await provision(settings)
+
+    async def _start_log_store(self) -> None:
+        """The broker's log store (logstore.py), its bucket made, before the broker."""
+        port = int(self.log_store_url.rsplit(":", 1)[1])
+        process = self._launch(log_store(self.settings, dict(os.environ), port))
+        store = S3ObjectStore(self.settings, retries=0, endpoint_url=self.log_store_url)
+        await wait_until(
+            s3_probe(store),
+            what="the broker's log store",
+            timeout=self.settings.stack.startup_timeout_s,
+            process=process,
+        )
+        await ensure_buckets(store, [BROKER_BUCKET])
 
     async def _start_gate(self) -> None:
         """The embedded S3 endpoint: rclone ignores conditional writes, which the broker's
@@ -106,7 +113,10 @@ class EmbeddedStack:
             store = S3ObjectStore(settings, retries=0, endpoint_url=self.rclone_url)
             await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
         else:
-            broker = self._launch(kafka_broker(settings, dict(os.environ)))
+            durable = settings.stack.kafka_storage == "local"
+            broker = self._launch(
+                kafka_broker(settings, dict(os.environ), self.log_store_url if durable else None)
+            )
             await wait_until(
                 kafka_probe(settings), what="the Kafka broker", timeout=timeout, process=broker
             )

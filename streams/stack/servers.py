@@ -115,24 +115,54 @@ def s3_gate(
     )
 
 
-def kafka_broker(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
-    """The Tansu broker on loopback, its log in the embedded S3 (durable: through the gate,
-    which gives it the conditional writes it needs) or in memory."""
+BROKER_BUCKET = "tansu"
+"""The bucket the broker's log lives in, in the log store (nothing else is there)."""
+
+
+def broker_log_dir(settings: Settings) -> Path:
+    """Where the durable broker's log is kept (files, one per object)."""
+    return settings.state_dir / "broker"
+
+
+def log_store(settings: Settings, base_env: dict[str, str], port: int) -> ManagedProcess:
+    """The broker's log store (see logstore.py) on loopback ``port``."""
+    return ManagedProcess(
+        "kafka-log",
+        [
+            sys.executable,
+            "-m",
+            "streams.stack.logstore",
+            "--port",
+            str(port),
+            "--root",
+            str(broker_log_dir(settings)),
+        ],
+        env={**base_env, **settings.to_env()},
+        log_path=log_dir(settings) / "kafka-log.log",
+    )
+
+
+def kafka_broker(
+    settings: Settings, base_env: dict[str, str], log_store_url: str | None = None
+) -> ManagedProcess:
+    """The Tansu broker on loopback: its log in the log store at ``log_store_url``
+    (durable), or in memory when there is none."""
     ensure_port_free(settings.stack.kafka_port, "Kafka broker", "CUTSTREAM_STACK__KAFKA_PORT")
     url = f"tcp://{LOOPBACK}:{settings.stack.kafka_port}"
     env = dict(base_env)
-    if settings.stack.kafka_storage == "s3":
-        storage = f"s3://{settings.stack.kafka_bucket}/"
+    if log_store_url is not None:
+        storage = f"s3://{BROKER_BUCKET}/"
         env.update(
             AWS_ACCESS_KEY_ID=settings.s3.access_key,
             AWS_SECRET_ACCESS_KEY=settings.s3.secret_key.get_secret_value(),
             AWS_DEFAULT_REGION=settings.s3.region,
-            AWS_ENDPOINT=settings.s3_endpoint,
+            AWS_ENDPOINT=log_store_url,
             AWS_ALLOW_HTTP="true",
         )
     else:
         storage = "memory://tansu/"
     env["NO_COLOR"] = "1"
+    env.setdefault("TOKIO_WORKER_THREADS", "1")
     return ManagedProcess(
         "kafka",
         [

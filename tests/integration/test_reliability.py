@@ -25,7 +25,7 @@ from streams.storage.s3 import S3ObjectStore
 from tests.images import PHOTOS, photo
 from tests.integration.conftest import WorkerFactory, embedded_settings, private_topics
 from tests.integration.kafka import BIG, produce_raw, read_topic, wait_for_partitions
-from tests.integration.support import free_port
+from tests.integration.support import free_port, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +210,7 @@ async def test_sigterm_finishes_or_hands_back_the_batch(
 async def test_broker_restart_during_a_run_loses_nothing(
     tmp_path: Path, start_worker: WorkerFactory
 ) -> None:
-    own = embedded_settings(tmp_path / "state")  # durable: the log lives in S3
+    own = embedded_settings(tmp_path / "state")  # durable: the broker's log in files
     stack = EmbeddedStack(own)
     await stack.start()
     try:
@@ -254,3 +254,63 @@ async def test_s3_outage_is_retried_and_the_requests_succeed(
         assert worker.stop(timeout=30) == 0
     finally:
         stack.stop()
+
+
+def error_lines(log_dir: Path) -> dict[str, list[str]]:
+    """ERROR lines of the embedded servers' logs (broker, its log store, S3 server, gate)."""
+    found = {}
+    for name in ("kafka.log", "kafka-log.log", "s3.log", "s3-gate.log"):
+        path = log_dir / name
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        found[name] = [line for line in lines if "ERROR" in line]
+    return found
+
+
+async def test_the_whole_stack_killed_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """SIGKILL to every process (broker, its log store, S3 server, gate, worker) while
+    requests are queued and running; after a restart each request finishes once, with one
+    result, and what the worker had committed is not run again."""
+    own = embedded_settings(tmp_path / "state")  # durable: the broker's log in files
+    settings = private_topics(own)
+    sources = small_photos(tmp_path / "in", 30)
+    stack = EmbeddedStack(own)
+    await stack.start()
+    worker = start_service(settings, "worker", tmp_path)
+    try:
+        await ensure_topics(settings, settings.all_topics)
+        async with Client(settings, S3ObjectStore(settings)) as client:
+            ids = [(await client.submit(path)).request_id for path in sources]
+        await read_topic(settings, settings.topics.completed, until=lambda rs: len(rs) >= 6)
+        for process in [worker, *stack.processes]:
+            process.send_signal(signal.SIGKILL)
+        for process in [worker, *stack.processes]:
+            assert process.wait(timeout=10) == -signal.SIGKILL
+        stack.processes.clear()
+
+        stack = EmbeddedStack(own)
+        await stack.start()
+        worker = start_service(settings, "worker", tmp_path)
+        jobs = JobStore(S3ObjectStore(settings), settings.s3.jobs_bucket)
+        deadline = asyncio.get_running_loop().time() + 240
+        while True:
+            records = [await jobs.get("default", request_id) for request_id in ids]
+            if all(r is not None and r.status.finished for r in records):
+                break
+            assert asyncio.get_running_loop().time() < deadline, [
+                r.status if r else None for r in records
+            ]
+            await asyncio.sleep(1)
+        for record in records:
+            assert record is not None
+            assert record.status is JobStatus.SUCCEEDED
+            assert record.attempts <= 2  # at most the one redelivery of what was in flight
+        for request_id, event_ids in (await completed_events(settings, 30)).items():
+            assert len(event_ids) == 1, f"{request_id} got different results: {event_ids}"
+        republished = worker.log_tail(2000).count("republishing its result")
+        assert republished <= 10, f"{republished} finished requests were delivered again"
+    finally:
+        worker.stop(30)
+        stack.stop()
+    assert error_lines(own.state_dir / "logs") == {
+        key: [] for key in ("kafka.log", "kafka-log.log", "s3.log", "s3-gate.log")
+    }

@@ -122,7 +122,7 @@ async def test_durable_broker_keeps_topics_and_offsets_across_restart(tmp_path: 
         assert rest == [f"record-{i}".encode() for i in range(4, 10)]
         everything = await consume(settings, topic, "newcomer", 10, commit=False)
         assert len(everything) == 10
-        # New records continue the log instead of overwriting it (the S3 gate's job).
+        # New records continue the log instead of overwriting it (conditional writes).
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
@@ -180,7 +180,7 @@ async def test_cli_stack_leaves_no_process_behind(tmp_path: Path, how: str) -> N
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
         servers = children_of(process.pid)
-        assert len(servers) == 3, servers  # S3 server, S3 gate, broker
+        assert len(servers) == 4, servers  # S3 server, S3 gate, the broker's log store, broker
         assert all(alive(pid) for pid in servers)
 
         process.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
