@@ -1,17 +1,18 @@
 """The ledger service (``cutstream ledger``): every account's one writer.
 
 A Faust app in its own consumer group (``metering.group_id``) with a changelog-backed table
-of account states, keyed by account, and two agents:
-
-- *apply* reads ``topics.ledger_commands`` (keyed by account, so each account's commands
+of account states, keyed by account, and one agent, *apply*, which reads ``topics.ledger_commands`` (keyed by account, so each account's commands
   reach one agent, in order) one at a time, applies each with :class:`~streams.ledger.book.Book`
   and then writes the account to the table, queues an admitted request on the requests
   topic (a batch item on the bulk lane), publishes the usage events and sends the reply.
   The record is acked only after all of that, so a crash in between redelivers it and the
   book answers it again without applying it twice (the account keeps the offset of the
-  last command it applied);
-- *settle* reads the result topics and turns each result that holds credits into a
-  ``settle`` command for its account: charged on completion, refunded on failure.
+  last command it applied).
+
+Results are settled by the workers that publish them: each result that holds credits comes
+with its ``settle`` command (charged on completion, refunded on failure; see
+:func:`streams.messaging.ledger.settle_command`), so the ledger reads nothing but its
+commands — one topic to poll, at the short wait admission needs.
 
 Every second (``metering.projection_interval_s``) the accounts changed since are written
 to the store (:class:`~streams.storage.accounts.AccountViews`).
@@ -22,33 +23,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from pydantic import ValidationError
 
-from schemas.events import RESULT_EVENTS, ImageCompleted
-from schemas.ledger import Settle
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError
 from streams.ledger.book import AccountState, Book
 from streams.messaging.faustkit import create_app, raw_topic, register_web, run_app
-from streams.messaging.inflight import dead_lettering, handle_or_dead_letter, process_in_flight
+from streams.messaging.inflight import dead_lettering, handle_or_dead_letter
 from streams.messaging.ledger import COMMAND
 from streams.storage.accounts import AccountViews
 from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
 
-_SETTLE_CONCURRENCY = 16
-
 
 @dataclass(frozen=True)
 class LedgerTopics:
     commands: faust.TopicT
-    results: faust.TopicT
     requests: faust.TopicT
     bulk: faust.TopicT
     replies: faust.TopicT
@@ -60,7 +54,6 @@ def declare_topics(app: faust.App, settings: Settings) -> LedgerTopics:
     topics = settings.topics
     return LedgerTopics(
         commands=raw_topic(app, topics.ledger_commands),
-        results=app.topic(topics.completed, topics.failed, key_type=bytes, value_type=bytes),
         requests=raw_topic(app, topics.requests),
         bulk=raw_topic(app, topics.bulk_requests),
         replies=raw_topic(app, topics.ledger_replies),
@@ -105,28 +98,6 @@ class Ledger:
                 partition=command.reply_partition,
             )
 
-    async def settle(self, event: Any) -> None:
-        """Turn a result that holds credits into its account's ``settle`` command."""
-        try:
-            result = RESULT_EVENTS.validate_json(event.value or b"")
-        except ValidationError:
-            return  # not a result: the notifier and the workers report those
-        if isinstance(result, ImageCompleted):
-            credits, outcome = result.payload.credits_charged, "charge"
-        else:
-            credits, outcome = result.payload.credits_refunded, "refund"
-        if credits == 0:
-            return
-        command = Settle(
-            command_id=uuid.uuid5(uuid.NAMESPACE_URL, f"settle:{result.event_id}").hex,
-            account=result.account,
-            request_id=result.request_id,
-            outcome=outcome,
-        )
-        await self.topics.commands.send(
-            key=result.account.encode(), value=COMMAND.dump_json(command)
-        )
-
     def views(self, names: set[str]) -> list[Any]:
         """The current views of the named accounts this process holds."""
         views = []
@@ -150,17 +121,6 @@ def register_ledger(app: faust.App, ledger: Ledger, settings: Settings) -> None:
             await handle_or_dead_letter(event, ledger.apply, poison)
             await manual.ack(event)
 
-    @app.agent(topics.results, name="cutstream.ledger.settle")
-    async def settle(stream: Any) -> None:
-        await process_in_flight(
-            stream,
-            ledger.settle,
-            poison,
-            concurrency=_SETTLE_CONCURRENCY,
-            max_batch=settings.runtime.max_batch,
-            batch_window_s=settings.runtime.batch_window_s,
-            shutdown_grace_s=settings.runtime.shutdown_grace_s,
-        )
 
 
 def register_projection(
@@ -191,7 +151,7 @@ def build_ledger_app(settings: Settings) -> faust.App:
         default=None,
         key_type=bytes,
         value_type=bytes,
-        partitions=settings.topics.partitions,
+        partitions=settings.partitions,
     )
     topics = declare_topics(app, settings)
     ledger = Ledger(Book(metering.plans, metering.accounts), table, topics)

@@ -19,7 +19,8 @@ from aiokafka.errors import KafkaError
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.errors import ErrorCode
-from schemas.ledger import Command, Refusal, Reply
+from schemas.events import ImageCompleted, ImageFailed
+from schemas.ledger import Command, Refusal, Reply, Settle
 from streams.config.settings import Settings
 from streams.exceptions import LedgerUnavailableError, QueueUnavailableError
 from streams.messaging.kafka import new_producer, new_reader, stop_task
@@ -37,6 +38,24 @@ REFUSAL_CODES: dict[Refusal, ErrorCode] = {
     Refusal.QUOTA_EXHAUSTED: ErrorCode.QUOTA_EXCEEDED,
 }
 """The error code of each refusal (every API shape then renders it its own way)."""
+
+
+def settle_command(result: ImageCompleted | ImageFailed) -> Settle | None:
+    """The ``settle`` command a result stands for — a charge on completion, a refund on
+    failure — or ``None`` when it holds no credits. Its id derives from the result's event
+    id, so a result published again settles nothing twice."""
+    if isinstance(result, ImageCompleted):
+        credits, outcome = result.payload.credits_charged, "charge"
+    else:
+        credits, outcome = result.payload.credits_refunded, "refund"
+    if credits == 0:
+        return None
+    return Settle(
+        command_id=uuid.uuid5(uuid.NAMESPACE_URL, f"settle:{result.event_id}").hex,
+        account=result.account,
+        request_id=result.request_id,
+        outcome=outcome,
+    )
 _IDLE_POLL_MS = 200
 
 

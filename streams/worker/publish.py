@@ -1,4 +1,5 @@
-"""Where a handled message's outcome goes: the processor's topics and the publisher."""
+"""Where a handled message's outcome goes: the processor's topics and the publisher (which
+also settles a metered request's credits with the ledger)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import faust
 
 from streams.config.settings import Settings
 from streams.messaging.faustkit import raw_topic
+from streams.messaging.ledger import COMMAND, settle_command
 from streams.messaging.tiers import delay_headers
 from streams.worker.handling import Delivery
 
@@ -27,6 +29,8 @@ class Topics:
     dead_letter: faust.TopicT
     retries: tuple[faust.TopicT, ...]
     batch_progress: faust.TopicT
+    ledger: faust.TopicT
+    """The ledger's commands: the settlement of a result that holds credits."""
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -41,6 +45,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         dead_letter=raw_topic(app, settings.topics.dead_letter),
         retries=tuple(raw_topic(app, name) for name in settings.retry_topics),
         batch_progress=raw_topic(app, settings.topics.batch_progress),
+        ledger=raw_topic(app, settings.topics.ledger_commands),
     )
 
 
@@ -59,6 +64,12 @@ class Publisher:
                 await topic.send(
                     key=event.request_id.encode(), value=event.model_dump_json().encode()
                 )
+                # Charged on success, refunded on failure: the ledger applies it once (its
+                # id derives from the result's, which a republished result keeps).
+                if (settle := settle_command(event)) is not None:
+                    await self.topics.ledger.send(
+                        key=settle.account.encode(), value=COMMAND.dump_json(settle)
+                    )
         if delivery.batch_item is not None:
             item = delivery.batch_item
             await self.topics.batch_progress.send(
