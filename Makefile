@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-scale bench-renditions profile quality precision
+.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
 
 bench-batch: models ## Bulk imports: planning 10k items, batch vs local rate, interactive p95 beside a batch
 	$(BIN)/python -m bench.batch
+
+bench-stack: models ## Idle CPU of `cutstream up`: fresh, after 20,000 records and 100 photos, after a restart
+	$(BIN)/python -m bench.stack
 
 bench-tenants: models ## One tenant's hostile batches beside another's batch and sync requests
 	$(BIN)/python -m bench.tenants

@@ -29,17 +29,19 @@ from streams.config.groups import (
     OutputSettings,
     RuntimeSettings,
     S3Settings,
-    StackSettings,
     UrlSettings,
     WebhookSettings,
     WorkerSettings,
 )
 from streams.config.metering import MeteringSettings
+from streams.config.stack import StackSettings
 from streams.config.topics import TopicSettings
 
 ENV_PREFIX = "CUTSTREAM_"
 ENV_NESTED_DELIMITER = "__"
 LOOPBACK = "127.0.0.1"
+EXTERNAL_PARTITIONS = 12
+EMBEDDED_PARTITIONS = 4
 
 ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("worker", "log_level"): ("runtime", "log_level"),
@@ -125,6 +127,18 @@ class Settings(BaseSettings):
     def s3_embedded(self) -> bool:
         """True when no external S3 endpoint is configured."""
         return self.s3.endpoint is None
+
+    @property
+    def partitions(self) -> int:
+        """Partitions of the topics cutstream creates (``topics.partitions``, resolved)."""
+        if self.topics.partitions is not None:
+            return self.topics.partitions
+        return EMBEDDED_PARTITIONS if self.kafka_embedded else EXTERNAL_PARTITIONS
+
+    def partitions_of(self, topic: str) -> int:
+        """Partitions ``topic`` is created with: the delay tiers have their own count."""
+        delayed = {*self.retry_topics, self.retry_due_topic, *self.webhook_retry_topics}
+        return self.topics.delay_partitions if topic in delayed else self.partitions
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -69,11 +69,20 @@ class TopicSettings(Group):
         default="cutstream.batches.completed",
         description="`batch.completed` events: counts and the results manifest's URL.",
     )
-    partitions: int = Field(
-        default=12,
+    partitions: int | None = Field(
+        default=None,
         ge=1,
         description="Partitions for topics cutstream creates; the most processor workers "
-        "that can share the load.",
+        "that can share the load. Default: 12 on an external Kafka; 4 on the embedded "
+        "broker, which does work for every partition each fetch polls (docs/benchmarks.md"
+        "#the-embedded-stack-at-rest-benchstackpy). Set it before the topics are created.",
+    )
+    delay_partitions: int = Field(
+        default=1,
+        ge=1,
+        description="Partitions of the retry tiers and the due-retry topic (image and "
+        "webhook): each tier is read in due order and carries little, so one partition each "
+        "costs the broker least.",
     )
     replication_factor: int = Field(
         default=1, ge=1, description="Replication factor for topics cutstream creates."

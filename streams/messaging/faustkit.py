@@ -76,7 +76,7 @@ def create_app(
         producer_max_request_size=settings.kafka.max_message_bytes,
         key_serializer="raw",
         value_serializer="raw",
-        topic_partitions=settings.topics.partitions,
+        topic_partitions=settings.partitions,
         topic_replication_factor=settings.topics.replication_factor,
         datadir=str(datadir),
         store="memory://",

@@ -114,7 +114,9 @@ def register_notifier(
 def build_notifier_app(settings: Settings) -> faust.App:
     """The complete notifier app."""
     hooks = settings.webhooks
-    app = create_app(settings, hooks.group_id, hooks.web_port)
+    app = create_app(
+        settings, hooks.group_id, hooks.web_port, fetch_max_wait_ms=hooks.fetch_max_wait_ms
+    )
     store = S3ObjectStore(settings)
     notifier = Notifier(
         store=store,

@@ -103,7 +103,7 @@ async def ensure_buckets(store: ObjectStore, buckets: Iterable[str]) -> None:
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
-    """Create each topic with the configured partitions unless it exists."""
+    """Create each topic with its configured partitions unless it exists."""
     wanted = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
@@ -116,7 +116,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
             [
                 NewTopic(
                     name,
-                    num_partitions=settings.topics.partitions,
+                    num_partitions=settings.partitions_of(name),
                     replication_factor=settings.topics.replication_factor,
                 )
                 for name in missing

@@ -93,7 +93,7 @@ async def test_kcat_and_the_aws_cli_drive_a_request_end_to_end(
     # The partition kcat chose is the one Java clients (and the workers' producers) choose.
     placed = run([*kcat, "-C", "-b", broker, "-t", topics.requests, "-e", "-q", "-f", "%k %p\n"])
     partition = int(dict(line.split() for line in placed.splitlines())["kcat-1"])
-    all_partitions = list(range(settings.topics.partitions))
+    all_partitions = list(range(settings.partitions))
     assert partition == DefaultPartitioner()(b"kcat-1", all_partitions, all_partitions)
 
     deadline = time.monotonic() + 180

@@ -25,7 +25,10 @@ def test_defaults_use_the_embedded_stack() -> None:
     assert settings.s3_embedded
     assert settings.kafka_bootstrap == "127.0.0.1:9092"
     assert settings.s3_endpoint == "http://127.0.0.1:9000"
-    assert settings.topics.partitions == 12
+    assert settings.partitions == 4  # the embedded broker polls fewer partitions
+    assert settings.partitions_of(settings.retry_due_topic) == 1
+    assert settings.partitions_of(settings.webhook_retry_topics[0]) == 1
+    assert Settings(kafka={"bootstrap_servers": "k:9092"}).partitions == 12
 
 
 def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,7 +40,7 @@ def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not settings.kafka_embedded
     assert settings.kafka_bootstrap == "k1:9092,k2:9092"
     assert settings.s3_endpoint == "https://minio.example:9000"
-    assert settings.topics.partitions == 24
+    assert settings.partitions == 24
     assert settings.models.providers == ("CPUExecutionProvider",)
 
 
