@@ -67,6 +67,7 @@ def register_planner(app: faust.App, planner: Planner, settings: Settings) -> No
         concurrency=settings.batches.plan_queue,
         dead_letters=raw_topic(app, settings.topics.dead_letter),
         watched=False,
+        shutdown_grace_s=0,  # planning resumes at its checkpoint: stop at once
     )
 
 

@@ -209,6 +209,10 @@ async def process_in_flight(
         if running:
             log.info("waiting up to %.0f s for %d in flight", shutdown_grace_s, len(running))
             await asyncio.wait(running, timeout=shutdown_grace_s)
+        for task in list(running):  # unacked: handed back to the group, redone from there
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 def register_in_flight_agent(
@@ -222,10 +226,11 @@ def register_in_flight_agent(
     dead_letters: Any,
     on_batch: Callable[[Sequence[Any]], None] | None = None,
     watched: bool = True,
+    shutdown_grace_s: float | None = None,
 ) -> None:
     """An agent on ``topic`` that runs :func:`process_in_flight` with ``handle``, batching
-    and grace periods from ``settings.runtime``; what cannot be handled goes to
-    ``dead_letters``."""
+    and grace periods from ``settings.runtime`` (or ``shutdown_grace_s``); what cannot be
+    handled goes to ``dead_letters``."""
     poison = dead_lettering(dead_letters, settings)
 
     @app.agent(topic, name=name)
@@ -237,7 +242,9 @@ def register_in_flight_agent(
             concurrency=concurrency,
             max_batch=settings.runtime.max_batch,
             batch_window_s=settings.runtime.batch_window_s,
-            shutdown_grace_s=settings.runtime.shutdown_grace_s,
+            shutdown_grace_s=settings.runtime.shutdown_grace_s
+            if shutdown_grace_s is None
+            else shutdown_grace_s,
             on_batch=on_batch,
             watched=watched,
         )

@@ -119,3 +119,51 @@ async def test_the_oldest_unacked_record_is_what_health_sees(
     planning.track(event())
     now[0] += 3600
     assert unacked.oldest_age_s() == 0
+
+
+async def test_at_shutdown_what_outlives_the_grace_is_cancelled_and_left_unacked() -> None:
+    import asyncio
+
+    acked: list[Any] = []
+    started = asyncio.Event()
+
+    class Stream:
+        def noack(self) -> Stream:
+            return self
+
+        async def ack(self, event: Any) -> None:
+            acked.append(event)
+
+        async def noack_take(self, size: int, within: float) -> Any:
+            yield [event()]
+            await asyncio.sleep(3600)  # no more records: the agent is stopped meanwhile
+
+    cancelled = asyncio.Event()
+
+    async def forever(_: Any) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def poison(_: Any, exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    agent = asyncio.create_task(
+        inflight.process_in_flight(
+            Stream(),
+            forever,
+            poison,
+            concurrency=1,
+            max_batch=1,
+            batch_window_s=0.1,
+            shutdown_grace_s=0.05,
+        )
+    )
+    await started.wait()
+    agent.cancel()  # Faust stopping the agent
+    await asyncio.wait_for(asyncio.gather(agent, return_exceptions=True), 2)
+    assert cancelled.is_set()  # not left running behind a stopping service
+    assert acked == []  # handed back to the group, not acked
