@@ -11,8 +11,7 @@ item's row ends up in the chunks exactly once, whatever happens.
 A batch is complete when its total is known (``batch.planned``: the items queued) and every
 item has an outcome: the tracker merges the chunks into the results manifest (CSV and JSONL,
 in source order; the items a cancel kept from being queued get ``canceled`` rows), marks the
-record finished, drops the items the planner read from the source and publishes
-``batch.completed`` (with a deterministic
+record finished and publishes ``batch.completed`` (with a deterministic
 event id, so a replay publishes the same event again, never a different one).
 """
 
@@ -117,7 +116,6 @@ class Tracker:
         rows = await self.batches.final_rows(record)
         key = await self.batches.write_results(account, batch_id, rows, self._url)
         record = await self.batches.update(account, batch_id, finished_now)
-        await self.batches.drop_items(account, batch_id)
         await self.publish(self._completed(record, progress, key))
         log.info(
             "batch %s/%s %s: %d succeeded, %d failed, %d canceled",

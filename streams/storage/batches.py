@@ -4,12 +4,14 @@ results manifest.
 Keys (:mod:`streams.storage.layout`): in the jobs bucket ``_batches/<account>/<batch_id>/``
 holds ``batch.json`` (the :class:`BatchRecord`; changed only by conditional writes, as the
 submitter, the planner and a cancel may all write it), ``items/<n>.jsonl`` (the items the
-planner read from the source, ``batches.checkpoint_every`` a chunk, kept until the batch
-finishes), ``progress.json`` (the tracker's counts and which items it has seen; the
-tracker that owns the batch's partition is its only writer) and ``chunks/<n>.jsonl``
-(result rows as they arrived, possibly repeated after a crash). The results manifest (rows
-merged, each item once, in source order) is ``results.csv`` / ``results.jsonl`` beside the
-outputs' default prefix in the outputs bucket, where the account can read it.
+planner read from the source, ``batches.checkpoint_every`` a chunk: what the batch ran,
+kept with it — not deleted at the end, as rclone logs an error for every delete in a
+folder that is not left empty), ``progress.json`` (the tracker's counts and which items it
+has seen; the tracker that owns the batch's partition is its only writer) and
+``chunks/<n>.jsonl`` (result rows as they arrived, possibly repeated after a crash). The
+results manifest (rows merged, each item once, in source order) is ``results.csv`` /
+``results.jsonl`` beside the outputs' default prefix in the outputs bucket, where the
+account can read it.
 """
 
 from __future__ import annotations
@@ -223,16 +225,6 @@ class BatchStore:
                     )
                 )
         return rows
-
-    async def drop_items(self, account: str, batch_id: str) -> None:
-        """Forget the items read from the source (the batch has finished)."""
-
-        def drop() -> None:
-            prefix = self._key(account, batch_id, "items/")
-            for key in self.store.list_keys(self.bucket, prefix):
-                self.store.delete(self.bucket, key)
-
-        await asyncio.to_thread(drop)
 
     # The tracker's progress ------------------------------------------------------------
 
