@@ -90,9 +90,14 @@ class Client:
         self._arrived: dict[str, ResultEvent] = {}
 
     async def start(self) -> None:
-        """Connect; results published from now on are seen."""
-        await self._watcher.start()
-        await self._submitter.start()
+        """Connect; results published from now on are seen. If Kafka does not answer,
+        nothing is left open."""
+        try:
+            await self._watcher.start()
+            await self._submitter.start()
+        except BaseException:
+            await self.stop()  # closes what was not started too: nothing left open
+            raise
 
     async def stop(self) -> None:
         await self._submitter.stop()

@@ -7,6 +7,7 @@ time; each command imports what it runs when it runs, so ``cutstream --help`` st
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,15 +68,29 @@ def failure_line(source: Path, code: str, message: str) -> str:
     return f"[red]failed[/] {escape(str(source))}: {escape(f'[{code}] {message}')}"
 
 
+def unreachable_kafka(bootstrap: str) -> str:
+    """What to say when Kafka does not answer at ``bootstrap``: what to do about it."""
+    return (
+        f"cannot reach Kafka at {bootstrap}. Is the stack running? Start it with `make run` "
+        "(or `.venv/bin/cutstream up`) in another shell, or point CUTSTREAM_KAFKA__"
+        "BOOTSTRAP_SERVERS (or CUTSTREAM_STACK__KAFKA_PORT) at yours."
+    )
+
+
 class _Cli(click.Group):
-    """The command group: a :class:`CutstreamError` from any command becomes one clean
-    error line and exit code 1, instead of a traceback."""
+    """The command group: a :class:`CutstreamError` from any command, or Kafka that does
+    not answer, becomes one clean error line with what to do and exit code 1, instead of
+    a traceback and the Kafka client's own log lines."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from aiokafka.errors import KafkaConnectionError
+
         try:
             return super().invoke(ctx)
         except CutstreamError as exc:
             raise click.ClickException(str(exc)) from exc
+        except KafkaConnectionError as exc:
+            raise click.ClickException(unreachable_kafka(load_settings().kafka_bootstrap)) from exc
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,3 +109,8 @@ def cli(log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_level != "debug":
+        # The Kafka client logs every failed connection attempt as an error, and warns of
+        # clients it could not close; a command says what went wrong in one line instead.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        warnings.filterwarnings("ignore", message="Unclosed AIOKafka", category=ResourceWarning)

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.events import ResultEvent
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_reader, stop_task
+from streams.messaging.kafka import new_reader, start_all, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Backlog:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.reader.start()
+        await start_all(self.reader)
         await self.reader.topics()
         partitions = [
             TopicPartition(self.topic, p)

@@ -38,7 +38,7 @@ from streams.exceptions import (
     ObjectNotFoundError,
     QueueUnavailableError,
 )
-from streams.messaging.kafka import new_producer
+from streams.messaging.kafka import new_producer, start_all
 from streams.net.urlguard import UrlPolicy, resolve
 from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.base import ObjectStore, Presigner
@@ -64,7 +64,7 @@ class Batches:
         self.producer = new_producer(settings, role)
 
     async def start(self) -> None:
-        await self.producer.start()
+        await start_all(self.producer)
 
     async def stop(self) -> None:
         await self.producer.stop()

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from schemas.events import DeadLetter, ImageRequested, utc_now
 from schemas.jobs import JobStatus
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_producer, new_reader
+from streams.messaging.kafka import new_producer, new_reader, start_all
 from streams.storage import jobs
 from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore
@@ -68,7 +68,7 @@ class DeadLetters:
         self.producer = new_producer(settings, "dlq")
 
     async def __aenter__(self) -> DeadLetters:
-        await self.producer.start()
+        await start_all(self.producer)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -91,7 +91,7 @@ class DeadLetters:
         """Every letter, read from offset 0 until a fetch comes back empty (end offsets
         are not to be trusted on every broker: Tansu's grow by one per produce request)."""
         reader = new_reader(self.settings, "dlq")
-        await reader.start()
+        await start_all(reader)
         try:
             await reader.topics()
             partitions = [

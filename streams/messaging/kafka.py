@@ -38,6 +38,20 @@ def new_reader(
     )
 
 
+async def start_all(*clients: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    """Start ``clients`` in order; if one cannot (Kafka does not answer), close them all
+    before re-raising, so nothing is left open — the Kafka client logs an error for each
+    client it finds unclosed, started or not."""
+    try:
+        for client in clients:
+            await client.start()
+    except BaseException:
+        for client in reversed(clients):
+            with contextlib.suppress(Exception):
+                await client.stop()
+        raise
+
+
 async def stop_task(task: asyncio.Task[None] | None) -> None:
     """Cancel a reader's background task (if started) and wait until it has stopped."""
     if task is not None:

@@ -23,7 +23,7 @@ from schemas.events import ImageCompleted, ImageFailed
 from schemas.ledger import Command, Refusal, Reply, Settle
 from streams.config.settings import Settings
 from streams.exceptions import LedgerUnavailableError, QueueUnavailableError
-from streams.messaging.kafka import new_producer, new_reader, stop_task
+from streams.messaging.kafka import new_producer, new_reader, start_all, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def settle_command(result: ImageCompleted | ImageFailed) -> Settle | None:
         request_id=result.request_id,
         outcome=outcome,
     )
+
+
 _IDLE_POLL_MS = 200
 
 
@@ -76,8 +78,7 @@ class LedgerClient:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.producer.start()
-        await self.reader.start()
+        await start_all(self.producer, self.reader)
         await self.reader.topics()  # refresh cluster metadata
         topic = self.settings.topics.ledger_replies
         count = len(self.reader.partitions_for_topic(topic) or (0,))

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from schemas.events import RESULT_EVENTS, ResultEvent
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_reader, stop_task
+from streams.messaging.kafka import new_reader, start_all, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ResultWatcher:
         self.consumer = new_reader(settings, "watcher")
 
     async def start(self) -> None:
-        await self.consumer.start()
+        await start_all(self.consumer)
         await self.consumer.topics()  # refresh cluster metadata
         partitions = [
             TopicPartition(topic, partition)

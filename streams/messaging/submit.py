@@ -26,7 +26,7 @@ from schemas.renditions import Rendition
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
 from streams.exceptions import QueueUnavailableError, RequestIdTakenError, StorageUnavailableError
-from streams.messaging.kafka import new_producer
+from streams.messaging.kafka import new_producer, start_all
 from streams.storage.base import ObjectStore
 from streams.storage.jobs import JobStore, accepted
 from streams.storage.layout import upload_key
@@ -76,7 +76,7 @@ class Submitter:
         self.producer = new_producer(settings, role)
 
     async def start(self) -> None:
-        await self.producer.start()
+        await start_all(self.producer)
 
     async def stop(self) -> None:
         await self.producer.stop()
