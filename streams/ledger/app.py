@@ -1,13 +1,14 @@
 """The ledger service (``cutstream ledger``): every account's one writer.
 
 A Faust app in its own consumer group (``metering.group_id``) with a changelog-backed table
-of account states, keyed by account, and one agent, *apply*, which reads ``topics.ledger_commands`` (keyed by account, so each account's commands
-  reach one agent, in order) one at a time, applies each with :class:`~streams.ledger.book.Book`
-  and then writes the account to the table, queues an admitted request on the requests
-  topic (a batch item on the bulk lane), publishes the usage events and sends the reply.
-  The record is acked only after all of that, so a crash in between redelivers it and the
-  book answers it again without applying it twice (the account keeps the offset of the
-  last command it applied).
+of account states, keyed by account, and one agent, *apply*, which reads
+``topics.ledger_commands`` (keyed by account, so each account's commands reach one agent,
+in order) one at a time, applies each with :class:`~streams.ledger.book.Book` and then
+writes the account to the table, queues an admitted request on the requests topic (a batch
+item on the bulk lane), publishes the usage events and sends the reply. The record is
+acked only after all of that, so a crash in between redelivers it and the book answers it
+again without applying it twice (the account keeps the offset of the last command it
+applied).
 
 Results are settled by the workers that publish them: each result that holds credits comes
 with its ``settle`` command (charged on completion, refunded on failure; see
@@ -120,7 +121,6 @@ def register_ledger(app: faust.App, ledger: Ledger, settings: Settings) -> None:
         async for event in manual.events():
             await handle_or_dead_letter(event, ledger.apply, poison)
             await manual.ack(event)
-
 
 
 def register_projection(
