@@ -1,7 +1,9 @@
 """``make bench-admission``: what metering adds to each request, and the ledger's rate.
 
-On a private embedded stack (the broker's log in memory by default; ``--runs s3:20``
-for the log in S3, as ``make run`` has it), with one ledger process:
+On a private embedded stack, with one ledger process, for each ``--runs`` entry
+``log:rate[:seconds]`` — the broker's log ``local`` (durable, as ``make run`` has it) or
+``memory``; by default 50 requests/s for 5 minutes on the durable log, then 100/s for 20 s
+in memory:
 
 - *added latency*: at a steady rate (100 requests/s by default), what a gateway waits
   for admission — a ``reserve`` carrying the request, answered once the ledger has
@@ -170,25 +172,25 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         nargs="+",
-        default=["memory:100"],
-        help="broker log:requests a second, for each run, e.g. s3:20 (the log in S3 cannot "
-        "keep up with 100 a second on 2 cores: rclone takes a core)",
+        default=["local:50:300", "memory:100"],
+        help="broker log (local or memory):requests a second[:seconds], for each run",
     )
     args = parser.parse_args()
     lines = [
-        f"Machine: {machine()}. Paced runs of {args.seconds:g} s each way; "
-        f"a burst of {args.burst:,} commands for one account. Command: `make bench-admission`.",
+        f"Machine: {machine()}. Paced runs, the same length each way; a burst of "
+        f"{args.burst:,} commands for one account. Command: `make bench-admission`.",
         "",
-        "| broker log | requests/s | admission p50 / p99 | publish p50 / p99 (before) "
+        "| broker log | requests/s | seconds | admission p50 / p99 | publish p50 / p99 (before) "
         "| added p50 / p99 | unanswered in 5 s | ledger commands/s (one partition) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for spec in args.runs:
-        storage, rate = spec.split(":")
-        r = asyncio.run(run(storage, float(rate), args.seconds, args.burst))
+        storage, rate, *length = spec.split(":")
+        seconds = float(length[0]) if length else args.seconds
+        r = asyncio.run(run(storage, float(rate), seconds, args.burst))
         print(spec, r)
         lines.append(
-            f"| {storage} | {rate} | {r['admit_p50']:.1f} / {r['admit_p99']:.1f} ms "
+            f"| {storage} | {rate} | {seconds:g} | {r['admit_p50']:.1f} / {r['admit_p99']:.1f} ms "
             f"| {r['publish_p50']:.1f} / {r['publish_p99']:.1f} ms "
             f"| {r['admit_p50'] - r['publish_p50']:.1f} / "
             f"{r['admit_p99'] - r['publish_p99']:.1f} ms | {r['unanswered']:.0f} "

@@ -83,14 +83,17 @@ class _Cli(click.Group):
     a traceback and the Kafka client's own log lines."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from aiokafka.errors import KafkaConnectionError
-
         try:
             return super().invoke(ctx)
         except CutstreamError as exc:
             raise click.ClickException(str(exc)) from exc
-        except KafkaConnectionError as exc:
-            raise click.ClickException(unreachable_kafka(load_settings().kafka_bootstrap)) from exc
+        except Exception as exc:
+            from aiokafka.errors import KafkaConnectionError  # (not at import: --help stays fast)
+
+            if isinstance(exc, KafkaConnectionError):
+                bootstrap = load_settings().kafka_bootstrap
+                raise click.ClickException(unreachable_kafka(bootstrap)) from exc
+            raise
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})

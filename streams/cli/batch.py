@@ -270,7 +270,13 @@ def _print(view: BatchView, out: Console) -> None:
 @batch.command("results")
 @click.argument("batch_id")
 @click.option("--account", default="default", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (`-` or none: standard output).",
+)
 @click.option("--jsonl", is_flag=True, help="JSON lines instead of CSV.")
 def results(batch_id: str, account: str, output: Path | None, jsonl: bool) -> None:
     """The results manifest (one row per item), to stdout or a file. Before the batch has
@@ -278,7 +284,7 @@ def results(batch_id: str, account: str, output: Path | None, jsonl: bool) -> No
     data: bytes = _run(
         lambda client: client.results(account, batch_id, "jsonl" if jsonl else "csv")
     )
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.buffer.write(data)
     else:
         output.write_bytes(data)

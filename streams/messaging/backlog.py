@@ -24,6 +24,7 @@ from streams.messaging.kafka import new_reader, start_all, stop_task
 log = logging.getLogger(__name__)
 
 _MAX_TRACKED = 1_000_000
+_WAIT_MS = 1000
 
 
 class Backlog:
@@ -32,7 +33,8 @@ class Backlog:
     def __init__(self, settings: Settings, ttl_s: float = 3600.0) -> None:
         self.topic = settings.topics.requests
         self.ttl_s = ttl_s
-        self.reader = new_reader(settings, "backlog")
+        # An estimate may be a second late; each fetch costs the embedded broker CPU.
+        self.reader = new_reader(settings, "backlog", fetch_max_wait_ms=_WAIT_MS)
         self._waiting: dict[bytes, float] = {}
         self._task: asyncio.Task[None] | None = None
 
