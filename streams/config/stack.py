@@ -35,12 +35,14 @@ class StackSettings(Group):
         "`retention.ms`; changelog topics are compacted instead).",
     )
     log_consumed_grace_s: float = Field(
-        default=30.0,
+        default=5.0,
         ge=0,
         description="A record batch every consumer group of its topic has committed past is "
-        "deleted this long after it was written (a consumer that rewinds within it still "
-        "finds it). Topics no group commits on (results read by `submit`, usage, dead "
-        "letters) keep theirs for `log_retention_s`.",
+        "deleted this long after it was written (a reader outside the groups that rewinds "
+        "within it still finds it). The broker lists a partition's batches on every fetch, "
+        "so what a busy partition keeps is what each fetch costs: keep this short. Topics "
+        "no group commits on (results read by `submit`, usage, dead letters) keep theirs "
+        "for `log_retention_s`; the ledger's replies for `metering.reply_timeout_s`.",
     )
     log_group_ttl_s: float = Field(
         default=7 * DAY_S,
@@ -49,7 +51,7 @@ class StackSettings(Group):
         "back the deletion of what the others have read.",
     )
     log_janitor_interval_s: float = Field(
-        default=10.0,
+        default=2.0,
         gt=0,
         description="How often the log store applies retention and compacts changelogs.",
     )

@@ -9,7 +9,7 @@ never deletes one: left alone the log, and the cost of every read, grows with th
   at or below each group's committed offset), once it is ``log_consumed_grace_s`` old —
   groups that have not committed for ``log_group_ttl_s`` do not count;
 - any batch older than the topic's retention (``log_retention_s``; the ledger's replies,
-  read within seconds or never, ``log_consumed_grace_s``);
+  read within ``metering.reply_timeout_s`` or never, that);
 - in a changelog topic (``*-changelog``: the durable state of Faust tables, read from the
   start when a table recovers) instead, a batch whose every record has a newer record with
   the same key — Kafka's log compaction.
@@ -69,7 +69,8 @@ class Retention:
             consumed_grace_s=stack.log_consumed_grace_s,
             group_ttl_s=stack.log_group_ttl_s,
             interval_s=stack.log_janitor_interval_s,
-            topic_retention_s={settings.topics.ledger_replies: stack.log_consumed_grace_s},
+            # A reply is read within the asker's timeout, or never.
+            topic_retention_s={settings.topics.ledger_replies: settings.metering.reply_timeout_s},
         )
 
 

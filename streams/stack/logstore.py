@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -65,6 +65,22 @@ class Entry:
     size: int
     etag: str
     mtime: float
+    listed: dict[bool, str] = field(default_factory=dict, compare=False, repr=False)
+    """Its ``<Contents>`` element in a listing (keys URL-encoded or not), made once: the
+    broker lists a partition on every fetch, so a listing is mostly joining these."""
+
+    def contents(self, key: str, encode: bool) -> str:
+        if (rendered := self.listed.get(encode)) is None:
+            shown = escape(quote(key, safe="/") if encode else key)
+            modified = datetime.fromtimestamp(self.mtime, UTC).isoformat(timespec="milliseconds")
+            rendered = (
+                f"<Contents><Key>{shown}</Key>"
+                f"<LastModified>{modified.replace('+00:00', 'Z')}</LastModified>"
+                f"<ETag>&quot;{self.etag}&quot;</ETag><Size>{self.size}</Size>"
+                "<StorageClass>STANDARD</StorageClass></Contents>"
+            )
+            self.listed[encode] = rendered
+        return rendered
 
 
 def _etag(data: bytes) -> str:
@@ -301,15 +317,8 @@ class LogStore:
             parts.append(f"<Delimiter>{shown(delimiter)}</Delimiter>")
         if encode:
             parts.append("<EncodingType>url</EncodingType>")
-        for key in contents:
-            entry = self.objects.entries[(bucket, key)]
-            modified = datetime.fromtimestamp(entry.mtime, UTC).isoformat(timespec="milliseconds")
-            parts.append(
-                f"<Contents><Key>{shown(key)}</Key>"
-                f"<LastModified>{modified.replace('+00:00', 'Z')}</LastModified>"
-                f"<ETag>&quot;{entry.etag}&quot;</ETag><Size>{entry.size}</Size>"
-                "<StorageClass>STANDARD</StorageClass></Contents>"
-            )
+        entries = self.objects.entries
+        parts += [entries[(bucket, key)].contents(key, encode) for key in contents]
         parts += [f"<CommonPrefixes><Prefix>{shown(p)}</Prefix></CommonPrefixes>" for p in prefixes]
         if truncated:
             parts.append(f"<NextContinuationToken>{escape(last)}</NextContinuationToken>")

@@ -37,11 +37,14 @@ WorkerFactory = Callable[..., ManagedProcess]
 
 
 def embedded_settings(state_dir: Path, **groups: dict[str, Any]) -> Settings:
-    """Settings for an embedded stack of its own: fresh state, free ports, small topics."""
+    """Settings for an embedded stack of its own: fresh state, free ports, small topics;
+    what the groups have read is kept for 5 minutes (tests read topics from the start to
+    check what was published)."""
+    stack = {"kafka_port": free_port(), "s3_port": free_port(), "log_consumed_grace_s": 300}
     fields: dict[str, Any] = {
         **groups,
         "state_dir": state_dir,
-        "stack": {"kafka_port": free_port(), "s3_port": free_port(), **groups.get("stack", {})},
+        "stack": {**stack, **groups.get("stack", {})},
         "topics": {"partitions": 4, **groups.get("topics", {})},
     }
     return Settings(**fields)
