@@ -26,7 +26,6 @@ import json
 import logging
 import re
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -37,13 +36,13 @@ from streams.stack.logstore import Objects
 
 log = logging.getLogger(__name__)
 
-_BATCH = re.compile(
+_RECORDS = re.compile(
     r"^clusters/(?P<cluster>[^/]+)/topics/(?P<topic>[^/]+)/partitions/(?P<partition>\d+)"
-    r"/records/(?P<offset>\d{20})\.batch$"
+    r"/records$"
 )
 _COMMITTED = re.compile(
     r"^clusters/(?P<cluster>[^/]+)/groups/consumers/(?P<group>[^/]+)/offsets/(?P<topic>[^/]+)"
-    r"/partitions/(?P<partition>\d+)\.json$"
+    r"/partitions$"
 )
 _CHANGELOG = "-changelog"
 
@@ -78,7 +77,6 @@ class Retention:
 class Batch:
     key: str
     offset: int
-    mtime: float
 
 
 class Janitor:
@@ -92,6 +90,7 @@ class Janitor:
         self.clock = clock
         self.task: asyncio.Task[None] | None = None
         self._record_keys: dict[tuple[str, str], frozenset[bytes | None]] = {}
+        self._matches: dict[tuple[str, str], re.Match[str] | None] = {}
 
     async def run(self) -> None:
         while True:
@@ -105,39 +104,54 @@ class Janitor:
                 log.info("log janitor: deleted %d record batches", deleted)
 
     def sweep(self) -> int:
-        """One round; how many batches it deleted."""
+        """One round; how many batches it deleted. It walks each partition's batches from
+        the oldest and stops at the first it keeps, so a round costs what it deletes plus
+        one look per partition, not the size of the log."""
         now = self.clock()
-        batches, floors = self._scan(now)
+        floors = self._floors(now)
         deleted = 0
-        for partition, found in batches.items():
-            found.sort(key=lambda batch: batch.offset)
-            bucket, _, topic, _ = partition
+        for (bucket, folder), names in list(self.objects.folders.items()):
+            match = self._match(_RECORDS, folder)
+            if match is None:
+                continue
+            partition = (bucket, match["cluster"], match["topic"], match["partition"])
+            found = [Batch(f"{folder}/{name}", int(name[:20])) for name in names]
+            topic = match["topic"]
             if topic.endswith(_CHANGELOG):
                 doomed = self._superseded(bucket, found, now)
             else:
-                doomed = self._expired(topic, found, floors.get(partition), now)
+                doomed = self._expired(bucket, topic, found, floors.get(partition), now)
             for batch in doomed:
                 self.objects.delete(bucket, batch.key)
                 self._record_keys.pop((bucket, batch.key), None)
             deleted += len(doomed)
         return deleted
 
-    def _scan(self, now: float) -> tuple[dict[Partition, list[Batch]], dict[Partition, int]]:
-        """Every partition's batches, and the lowest offset committed by a live group."""
-        batches: dict[Partition, list[Batch]] = defaultdict(list)
+    def _match(self, pattern: re.Pattern[str], folder: str) -> re.Match[str] | None:
+        key = (pattern.pattern, folder)
+        if key not in self._matches:
+            self._matches[key] = pattern.match(folder)
+        return self._matches[key]
+
+    def _floors(self, now: float) -> dict[Partition, int]:
+        """Per partition, the lowest offset a live group has committed."""
         floors: dict[Partition, int] = {}
         ttl = self.retention.group_ttl_s
-        for (bucket, key), entry in list(self.objects.entries.items()):
-            if match := _BATCH.match(key):
-                partition = (bucket, match["cluster"], match["topic"], match["partition"])
-                batches[partition].append(Batch(key, int(match["offset"]), entry.mtime))
-            elif (match := _COMMITTED.match(key)) and now - entry.mtime < ttl:
+        for (bucket, folder), names in list(self.objects.folders.items()):
+            match = self._match(_COMMITTED, folder)
+            if match is None:
+                continue
+            for name in names:
+                key = f"{folder}/{name}"
+                entry = self.objects.get(bucket, key)
+                if entry is None or now - entry.mtime >= ttl:
+                    continue
                 committed = self._committed(bucket, key)
                 if committed is None:
                     continue
-                partition = (bucket, match["cluster"], match["topic"], match["partition"])
+                partition = (bucket, match["cluster"], match["topic"], name.removesuffix(".json"))
                 floors[partition] = min(floors.get(partition, committed), committed)
-        return batches, floors
+        return floors
 
     def _committed(self, bucket: str, key: str) -> int | None:
         try:
@@ -147,16 +161,21 @@ class Janitor:
         return value if isinstance(value, int) else None
 
     def _expired(
-        self, topic: str, found: list[Batch], floor: int | None, now: float
+        self, bucket: str, topic: str, found: list[Batch], floor: int | None, now: float
     ) -> list[Batch]:
         retention = self.retention.topic_retention_s.get(topic, self.retention.retention_s)
         doomed = []
         for batch, successor in itertools.pairwise(found):
-            age = now - batch.mtime
+            age = now - self._mtime(bucket, batch)
             consumed = floor is not None and successor.offset <= floor
-            if age > retention or (consumed and age > self.retention.consumed_grace_s):
-                doomed.append(batch)
+            if not (age > retention or (consumed and age > self.retention.consumed_grace_s)):
+                break  # the rest are younger, and no more read
+            doomed.append(batch)
         return doomed
+
+    def _mtime(self, bucket: str, batch: Batch) -> float:
+        entry = self.objects.get(bucket, batch.key)
+        return entry.mtime if entry is not None else 0.0
 
     def _superseded(self, bucket: str, found: list[Batch], now: float) -> list[Batch]:
         """Changelog batches whose every key has a later record (never the newest)."""
@@ -168,7 +187,7 @@ class Janitor:
         return [
             batch
             for index, (batch, batch_keys) in enumerate(zip(found[:-1], keys, strict=False))
-            if now - batch.mtime > self.retention.consumed_grace_s
+            if now - self._mtime(bucket, batch) > self.retention.consumed_grace_s
             and batch_keys
             and all(last[record_key] > index for record_key in batch_keys)
         ]

@@ -108,12 +108,14 @@ def _unquote(etag: str) -> str:
 
 
 class Objects:
-    """Files under ``root/<bucket>/<key>`` and their exact index (sorted keys per bucket)."""
+    """Files under ``root/<bucket>/<key>`` and their exact index: sorted keys per bucket,
+    and sorted names per folder (what the janitor walks, a partition at a time)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.entries: dict[tuple[str, str], Entry] = {}
         self.keys: dict[str, list[str]] = {}
+        self.folders: dict[tuple[str, str], list[str]] = {}
         self.staging = root / ".staging"
 
     def load(self) -> None:
@@ -133,7 +135,11 @@ class Objects:
                     entry = Entry(len(data), _etag(data), path.stat().st_mtime)
                     self.entries[(bucket, key)] = entry
                     keys.append(key)
+                    folder, _, name = key.rpartition("/")
+                    self.folders.setdefault((bucket, folder), []).append(name)
             keys.sort()
+        for names in self.folders.values():
+            names.sort()
 
     def path(self, bucket: str, key: str) -> Path:
         return self.root / bucket / key
@@ -152,19 +158,22 @@ class Objects:
         staged.write_bytes(data)
         os.replace(staged, target)
         entry = Entry(len(data), _etag(data), target.stat().st_mtime)
-        keys = self.keys.setdefault(bucket, [])
         if (bucket, key) not in self.entries:
-            bisect.insort(keys, key)
+            bisect.insort(self.keys.setdefault(bucket, []), key)
+            folder, _, name = key.rpartition("/")
+            bisect.insort(self.folders.setdefault((bucket, folder), []), name)
         self.entries[(bucket, key)] = entry
         return entry
 
     def delete(self, bucket: str, key: str) -> None:
         if self.entries.pop((bucket, key), None) is None:
             return
-        keys = self.keys[bucket]
-        index = bisect.bisect_left(keys, key)
-        if index < len(keys) and keys[index] == key:
-            del keys[index]
+        _remove(self.keys[bucket], key)
+        folder, _, name = key.rpartition("/")
+        names = self.folders[(bucket, folder)]
+        _remove(names, name)
+        if not names:
+            del self.folders[(bucket, folder)]
         self.path(bucket, key).unlink(missing_ok=True)
 
     def listed(self, bucket: str, prefix: str, after: str) -> list[str]:
@@ -178,6 +187,12 @@ class Objects:
                 break
             found.append(key)
         return found
+
+
+def _remove(ordered: list[str], item: str) -> None:
+    index = bisect.bisect_left(ordered, item)
+    if index < len(ordered) and ordered[index] == item:
+        del ordered[index]
 
 
 def _checked_key(key: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.ledger import UsageEvent
 from streams.config.settings import Settings
 
 BIG = 1_500_000
@@ -64,6 +65,23 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_usage(
+    settings: Settings,
+    account: str,
+    until: Callable[[list[UsageEvent]], bool],
+    timeout: float = 90.0,
+) -> list[UsageEvent]:
+    """The usage events of ``account``, from the start, read until ``until(events)``."""
+
+    def mine(records: list[dict[str, Any]]) -> list[UsageEvent]:
+        return [UsageEvent.model_validate(r) for r in records if r.get("account") == account]
+
+    records = await read_topic(
+        settings, settings.topics.usage, until=lambda rs: until(mine(rs)), timeout=timeout
+    )
+    return mine(records)
 
 
 async def wait_for_partitions(port: int, topic: str, timeout: float = 90.0) -> list[str]:

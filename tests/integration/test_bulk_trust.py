@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import random
 import string
 import time
@@ -16,19 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import TopicPartition
 from PIL import Image
 
 from schemas.batches import BatchSpec, BatchView
 from schemas.ledger import UsageEvent
 from streams.config.settings import Settings
 from streams.messaging.batches import Batches
-from streams.messaging.kafka import new_reader
 from streams.stack import ManagedProcess
 from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server, serve
 from tests.integration.conftest import CUP, WorkerFactory
 from tests.integration.gateway_helpers import RunningGateway, bearer, new_account, poll
+from tests.integration.kafka import read_usage
 from tests.integration.support import free_port
 from tests.integration.test_batches import finished, jsonl_source, rows_of, tiny_jpegs
 
@@ -266,7 +264,9 @@ async def test_every_failure_class_refunds_exactly_once_and_the_ledger_balances(
             assert created.status_code == 202, created.text
             await finished(client, created.json()["batch_id"])
     reserved = len(ids) + 2
-    settled = await _usage_until_settled(settings, name, reserved)
+    settled = await read_usage(
+        settings, name, until=lambda es: sum(e.kind in ("charge", "refund") for e in es) >= reserved
+    )
     by_id: dict[str, list[UsageEvent]] = defaultdict(list)
     for event in settled:
         if event.request_id is not None:
@@ -284,39 +284,3 @@ async def test_every_failure_class_refunds_exactly_once_and_the_ledger_balances(
     assert charged == 2  # the succeeded job and the batch item that ran
     balance = settled[-1].balance if settled else None
     assert balance == 100 - charged
-
-
-async def _usage_until_settled(settings: Settings, account: str, requests: int) -> list[UsageEvent]:
-    """``account``'s usage events, read until ``requests`` reservations are all settled."""
-    reader = new_reader(settings, "test-usage")
-    await reader.start()
-    try:
-        await reader.topics()
-        partitions = [
-            TopicPartition(settings.topics.usage, p)
-            for p in sorted(reader.partitions_for_topic(settings.topics.usage) or ())
-        ]
-        reader.assign(partitions)
-        await reader.seek_to_beginning(*partitions)
-        events: list[UsageEvent] = []
-        deadline = time.monotonic() + 90
-        while True:
-            for records in (await reader.getmany(timeout_ms=500)).values():
-                for record in records:
-                    event = UsageEvent.model_validate(json.loads(record.value or b"{}"))
-                    if event.account == account:
-                        events.append(event)
-            settles = [e for e in events if e.kind in ("charge", "refund")]
-            if len(settles) >= requests:
-                await asyncio.sleep(2)  # anything more (a second refund) would arrive now
-                for records in (await reader.getmany(timeout_ms=1000)).values():
-                    events += [
-                        e
-                        for r in records
-                        if (e := UsageEvent.model_validate_json(r.value or b"{}")).account
-                        == account
-                    ]
-                return events
-            assert time.monotonic() < deadline, [(e.kind, e.request_id) for e in events]
-    finally:
-        await reader.stop()

@@ -14,11 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import TopicPartition
 
-from schemas.ledger import AccountView, Reserve, SetStatus, Settle, Show, UsageEvent
+from schemas.ledger import AccountView, Reserve, SetStatus, Settle, Show
 from streams.config.settings import Settings
-from streams.messaging.kafka import new_reader
 from streams.messaging.ledger import LedgerClient
 from streams.stack import ensure_topics
 from streams.storage.accounts import AccountViews
@@ -35,6 +33,7 @@ from tests.integration.gateway_helpers import (
     poll,
     start_gateway,
 )
+from tests.integration.kafka import read_usage
 from tests.integration.support import free_port, start_service
 
 pytestmark = pytest.mark.integration
@@ -326,32 +325,10 @@ async def test_an_unanswered_admission_is_503_and_never_runs_or_costs(
         assert answer.json()["error"]["code"] == "unavailable"
         ledger = start_service(settings, "ledger", tmp_path)
         await until_credits(settings, name, 3)
-        usage = await read_usage(settings, name, last="refund")
+        usage = await read_usage(
+            settings, name, until=lambda es: es[-1:] != [] and es[-1].kind == "refund"
+        )
         assert [event.kind for event in usage] == ["create", "reserve", "refund"]
     finally:
         gateway.stop()
         ledger.stop(15)
-
-
-async def read_usage(settings: Settings, account: str, last: str) -> list[UsageEvent]:
-    """The usage events of ``account``, read until one of kind ``last`` arrives."""
-    reader = new_reader(settings, "test-usage")
-    await reader.start()
-    try:
-        await reader.topics()  # cluster metadata
-        partitions = [
-            TopicPartition(settings.topics.usage, p)
-            for p in sorted(reader.partitions_for_topic(settings.topics.usage) or ())
-        ]
-        reader.assign(partitions)
-        await reader.seek_to_beginning(*partitions)
-        events: list[UsageEvent] = []
-        deadline = time.monotonic() + 30
-        while not events or events[-1].kind != last:
-            assert time.monotonic() < deadline, events
-            for records in (await reader.getmany(timeout_ms=500)).values():
-                events += [UsageEvent.model_validate_json(r.value or b"") for r in records]
-                events = [event for event in events if event.account == account]
-        return events
-    finally:
-        await reader.stop()
