@@ -198,7 +198,9 @@ def local_rate(rounds: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=2, help="passes over the set per burst")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="passes over the set per burst (3: 72 photos)"
+    )
     parser.add_argument("--write", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     local = local_rate(args.rounds)

@@ -2,8 +2,9 @@
 when it has nothing to do — fresh, after work, and after a restart.
 
 ``cutstream up`` runs in a fresh state directory on free ports. Once the gateway answers
-and a first photo has gone through (every consumer has joined its group), the CPU time of
-each process is read from /proc over ``--window`` seconds of no work: *fresh*. Then
+and a first photo has gone through (every consumer has joined its group) and
+``kafka.idle_after_s`` has passed (consumers then wait longer for records), the CPU time
+of each process is read from /proc over ``--window`` seconds of no work: *fresh*. Then
 20,000 records go through the broker (requests no worker can read, each dead-lettered:
 every record is produced, consumed, answered and committed) and 100 photos through the
 pipeline (``cutstream submit``'s path); after a pause, the idle window again: *after
@@ -173,19 +174,19 @@ def run(window_s: float) -> list[tuple[str, dict[str, float]]]:
         try:
             root = up.start()
             asyncio.run(photos_through(settings, 1))
-            time.sleep(20)
+            time.sleep(settings.kafka.idle_after_s + 5)  # consumers at their idle wait
             results.append(("fresh", idle_cpu(root, window_s)))
             started = time.monotonic()
             asyncio.run(records_through(settings, 20_000))
             asyncio.run(photos_through(settings, 100))
             settled(settings, 20_000)
             print(f"20,000 records and 100 photos through in {time.monotonic() - started:.0f} s")
-            time.sleep(20)
+            time.sleep(settings.kafka.idle_after_s + 5)  # consumers at their idle wait
             results.append(("after 20,000 records and 100 photos", idle_cpu(root, window_s)))
             up.stop()
             root = up.start()
             asyncio.run(photos_through(settings, 1))
-            time.sleep(20)
+            time.sleep(settings.kafka.idle_after_s + 5)  # consumers at their idle wait
             results.append(("after a restart", idle_cpu(root, window_s)))
         finally:
             up.stop()

@@ -63,6 +63,23 @@ class KafkaSettings(Group):
         "arrives, so it bounds the latency of every hop; on Apache Kafka, which answers as "
         "soon as records arrive, 500 saves fetch requests.",
     )
+    idle_fetch_max_wait_ms: int = Field(
+        default=250,
+        ge=0,
+        le=10_000,
+        description="What a service's fetches wait once it has seen no record for "
+        "`idle_after_s` (its first record switches it back to its own wait). Idle polling "
+        "is what the embedded stack spends when there is no work: the worker and the "
+        "ledger fetch every 50 and 10 ms when busy. The price is the first request after "
+        "an idle spell, which waits up to this long more at each of those two hops. 0 "
+        "keeps every service at its busy wait.",
+    )
+    idle_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a service sees no record before its fetches wait "
+        "`idle_fetch_max_wait_ms`.",
+    )
     max_message_bytes: int = Field(
         default=1_048_576,
         ge=65_536,

@@ -28,10 +28,29 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _transport(app: faust.App, fetch_max_wait_ms: int) -> faust_kafka.Transport:
-    """Faust's Kafka transport, its consumer fetching with ``fetch_max_wait_ms`` (Faust
-    fixes it at 1500 ms, which on a broker that answers fetches only when the wait runs
-    out — Tansu — is the latency of every hop)."""
+class FetchPace:
+    """A consumer's fetch wait: ``busy_ms`` while records come, ``idle_ms`` once none has
+    come for ``idle_after_s`` (the first record switches back). On a broker that answers a
+    fetch only when its wait runs out (Tansu), idle fetches are most of what an idle
+    service costs."""
+
+    def __init__(self, busy_ms: int, idle_ms: int, idle_after_s: float) -> None:
+        self.busy_ms = busy_ms
+        self.idle_ms = max(busy_ms, idle_ms)
+        self.idle_after_s = idle_after_s
+        self._last_record = time.monotonic()
+
+    def wait_ms(self, records: int, now: float) -> int:
+        """The wait for the next fetch, after one that returned ``records`` records."""
+        if records:
+            self._last_record = now
+        return self.idle_ms if now - self._last_record >= self.idle_after_s else self.busy_ms
+
+
+def _transport(app: faust.App, pace: FetchPace) -> faust_kafka.Transport:
+    """Faust's Kafka transport, its consumer's fetch wait paced by ``pace`` (Faust fixes
+    it at 1500 ms, which on a broker that answers fetches only when the wait runs out —
+    Tansu — is the latency of every hop)."""
 
     class ConsumerThread(faust_kafka.AIOKafkaConsumerThread):
         def _create_worker_consumer(
@@ -39,8 +58,17 @@ def _transport(app: faust.App, fetch_max_wait_ms: int) -> faust_kafka.Transport:
         ) -> aiokafka.AIOKafkaConsumer:
             consumer = super()._create_worker_consumer(transport)
             # Read by AIOKafkaConsumer.start() when it builds its fetcher.
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            consumer._fetch_max_wait_ms = pace.busy_ms
             return consumer
+
+        async def _fetch_records(
+            self, consumer: aiokafka.AIOKafkaConsumer, *args: Any, **kwargs: Any
+        ) -> Any:
+            records = await super()._fetch_records(consumer, *args, **kwargs)
+            count = sum(len(batch) for batch in records.values())
+            # The fetcher reads this each time it builds a request.
+            consumer._fetcher._fetch_max_wait_ms = pace.wait_ms(count, time.monotonic())
+            return records
 
     class WaitingConsumer(faust_kafka.Consumer):
         def _new_consumer_thread(self) -> ConsumerThread:
@@ -57,7 +85,8 @@ def create_app(
 ) -> faust.App:
     """A Faust app in consumer group ``group_id``, configured from ``settings``; its
     consumer's fetches wait at most ``fetch_max_wait_ms`` (default
-    ``kafka.fetch_max_wait_ms``).
+    ``kafka.fetch_max_wait_ms``) while records come, and ``kafka.idle_fetch_max_wait_ms``
+    once none has come for ``kafka.idle_after_s``.
 
     Values are raw bytes: events are parsed by pydantic in the agents, so a malformed
     message becomes a dead letter instead of a crash in Faust's deserializer.
@@ -86,7 +115,9 @@ def create_app(
         web_host=settings.runtime.web_bind,
         autodiscover=False,
     )
-    app.transport = _transport(app, fetch_max_wait_ms or settings.kafka.fetch_max_wait_ms)
+    busy_ms = fetch_max_wait_ms or settings.kafka.fetch_max_wait_ms
+    idle_ms = settings.kafka.idle_fetch_max_wait_ms or busy_ms
+    app.transport = _transport(app, FetchPace(busy_ms, idle_ms, settings.kafka.idle_after_s))
     return app
 
 

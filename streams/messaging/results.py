@@ -33,6 +33,7 @@ class ResultWatcher:
     """
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.topics = (settings.topics.completed, settings.topics.failed)
         self.consumer = new_reader(settings, "watcher")
 
@@ -51,6 +52,10 @@ class ResultWatcher:
 
     async def stop(self) -> None:
         await self.consumer.stop()
+
+    def fetch_wait_ms(self, wait_ms: int) -> None:
+        """What the next fetches wait at the broker (read by the fetcher for each request)."""
+        self.consumer._fetcher._fetch_max_wait_ms = wait_ms
 
     async def next_batch(self, timeout_ms: int = _POLL_MS) -> list[ResultEvent]:
         """The results that arrived since the last call (waits up to ``timeout_ms``).
@@ -103,7 +108,12 @@ class ResultDispatcher:
             self._waiters.pop(key, None)
 
     async def _run(self) -> None:
+        kafka = self.watcher.settings.kafka
+        waiting_ms, idle_ms = kafka.fetch_max_wait_ms, kafka.idle_fetch_max_wait_ms
         while True:
+            # Low latency only while a request waits (it registers before it publishes,
+            # and its result is at least a ledger and a worker hop away).
+            self.watcher.fetch_wait_ms(waiting_ms if self._waiters or not idle_ms else idle_ms)
             try:
                 events = await self.watcher.next_batch()
             except KafkaError as exc:  # the broker restarting: keep going
