@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 SYNCED := $(VENV)/.synced
-MODELS ?= u2netp
+MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision

@@ -10,7 +10,7 @@ from pathlib import Path
 from processors.exceptions import ModelChecksumError, ModelNotInstalledError, UnknownModelError
 from processors.segmenters.base import Segmenter
 from processors.segmenters.birefnet import BiRefNetSegmenter
-from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, WheelSource
+from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, QuantizedSource, WheelSource
 from processors.segmenters.engines import Machine, RuntimeOptions, open_engine, plan
 from processors.segmenters.isnet import ISNetSegmenter
 from processors.segmenters.modnet import MODNetSegmenter
@@ -39,6 +39,22 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def checksum_path(path: Path) -> Path:
+    """Where a model made on this machine has its checksum written (``<file>.sha256``)."""
+    return path.with_name(path.name + ".sha256")
+
+
+def expected_sha256(spec: ModelSpec, path: Path) -> str | None:
+    """The checksum ``spec``'s file at ``path`` must have: the catalog's, or for a model
+    made at pull (:class:`QuantizedSource`) the one written beside it then."""
+    if spec.sha256 is not None or not isinstance(spec.source, QuantizedSource):
+        return spec.sha256
+    try:
+        return checksum_path(path).read_text().strip() or None
+    except OSError:
+        return None
 
 
 class ModelRegistry:
@@ -82,15 +98,14 @@ class ModelRegistry:
         """
         spec = self.spec(name)
         path = self.path(spec)
-        if spec.sha256 is None:
+        expected = expected_sha256(spec, path)
+        if expected is None:
             log.warning("model %s (%s) has no checksum to verify", name, path)
         else:
             actual = sha256_file(path)
-            if actual != spec.sha256:
+            if actual != expected:
                 fix = f"run `cutstream models pull {name}`" if spec.source else "replace it"
-                raise ModelChecksumError(
-                    f"{path} has sha256 {actual}, expected {spec.sha256}; {fix}"
-                )
+                raise ModelChecksumError(f"{path} has sha256 {actual}, expected {expected}; {fix}")
         family = family_class(spec.family)
         return family(open_engine(path, runtime, family.example_input, bf16_auto=spec.bf16_auto))
 
@@ -101,9 +116,12 @@ __all__ = [
     "Machine",
     "ModelRegistry",
     "ModelSpec",
+    "QuantizedSource",
     "RuntimeOptions",
     "Segmenter",
     "WheelSource",
+    "checksum_path",
+    "expected_sha256",
     "family_class",
     "plan",
     "sha256_file",

@@ -152,7 +152,11 @@ class ModelSettings(Group):
     """Segmentation models and the ONNX Runtime that runs them."""
 
     default: str = Field(
-        default="u2netp", description="Model used when a request does not name one."
+        default="u2net-int8",
+        description="Model used when a request does not name one. `u2net-int8` (made "
+        "from u2net at `cutstream models pull`): u2net's masks at more than u2netp's "
+        "speed on CPUs with VNNI or AMX (docs/quality.md). Every worker of a deployment "
+        "should use the same default, so a request gets the same mask wherever it runs.",
     )
     dir: Path = Field(
         default=Path("~/.cache/cutstream/models"),

