@@ -190,7 +190,8 @@ async def test_keyboard_and_labels(browser: Browser, api: RunningGateway) -> Non
     assert unlabelled == []
     for view in ("batches", "account", "try"):
         await page.click(f"nav a[data-view={view}]")
-        assert await page.get_attribute(f"nav a[data-view={view}]", "aria-current") == "page"
+        # The view changes on the hashchange event, after the click returns.
+        await page.wait_for_selector(f"nav a[data-view={view}][aria-current=page]", timeout=5000)
         assert await page.is_visible(f"#view-{view}")
     assert console.errors == []
 
