@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision
+.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ profile: models ## Time per pipeline stage (where the time goes), into docs/benc
 quality: $(SYNCED) ## MAE / max F / IoU / speed of each model and quality mode on ../shared/eval/sod-dev
 	$(BIN)/cutstream models pull u2netp u2net
 	$(BIN)/python -m bench.quality
+
+bench-edges: models ## Edge colours on a new background, with and without foreground estimation (sod-dev)
+	$(BIN)/python -m bench.edges
 
 precision: $(SYNCED) ## bf16 against f32 masks of each model on sod-dev (a CPU with native bf16)
 	$(BIN)/cutstream models pull u2netp u2net

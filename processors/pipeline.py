@@ -42,9 +42,10 @@ from processors.compose import (
 )
 from processors.decode import Decoded, DecodeLimits, Header, decode, header
 from processors.encode import encode
+from processors.foreground import estimate_foreground
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
 from processors.segmenters.engines import Tensor
-from schemas.options import Quality, RemovalOptions
+from schemas.options import Channels, Quality, RemovalOptions
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,12 @@ class Remover:
         default_model: str = "u2netp",
         limits: DecodeLimits | None = None,
         inference_slots: int = 1,
+        foreground_estimation: bool = False,
     ) -> None:
         self.registry = registry
         self.runtime = runtime
         self.default_model = default_model
+        self.foreground_estimation = foreground_estimation
         self.limits = limits or DecodeLimits()
         self._segmenters: dict[str, Segmenter] = {}
         self._loading = threading.Lock()
@@ -193,6 +196,9 @@ class Remover:
         )
         mask = prepared.segmenter.postprocess(output, decoded.size, resample)
         alpha = subject_alpha(mask, decoded.alpha, options.quality)
+        if self.foreground_estimation and options.channels is not Channels.ALPHA:
+            # Every output but the mask shows the subject's soft edge on something new.
+            estimate_foreground(decoded.rgb, alpha)
         subject = foreground_box(alpha)
         planes = _Planes(decoded.rgb, alpha)
         frames = [_frame(subject, decoded.size, rendering.options) for rendering in renderings]

@@ -53,4 +53,5 @@ def build_remover(settings: Settings) -> Remover:
         default_model=settings.models.default,
         limits=decode_limits(settings.limits),
         inference_slots=settings.models.inference_slots,
+        foreground_estimation=settings.models.foreground_estimation,
     )
