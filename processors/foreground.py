@@ -21,6 +21,7 @@ the band keep their colour. Cost and effect are measured by ``make bench-edges``
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,7 @@ _FIRST_BOX, _SECOND_BOX = 90, 6  # the paper's box sizes, in full-resolution pix
 _EPS = 1e-5
 _STRIP_ROWS = 256
 
-Array = npt.NDArray[np.float32]
+Array = npt.NDArray[np.floating[Any]]
 
 
 def _running_mean(values: Array, size: int, axis: int) -> Array:
@@ -82,11 +83,13 @@ def _sample(values: Array, at: npt.NDArray[np.intp], width: int, k: int) -> Arra
     """``values`` (reduced ``k`` times) at the full-resolution pixels ``at`` (flat indices
     into rows of ``width``): each reads the reduced pixel it fell in. The means are smooth
     over the second box; reading them bilinearly cost as much as everything else together
-    and changed the edge error by 0.0001 (docs/quality.md)."""
+    and did not lower the edge error (0.0239 bilinear, 0.0238 this way, on 30 sod-dev
+    photos composited on plain green at 1600 px)."""
     height, small_width, channels = values.shape
     rows = np.minimum(at // width // k, height - 1)
     columns = np.minimum(at % width // k, small_width - 1)
-    return values.reshape(-1, channels)[rows * small_width + columns]
+    sampled: Array = values.reshape(-1, channels)[rows * small_width + columns]
+    return sampled
 
 
 _BAND = [0] + [255] * 254 + [0]  # 0 < alpha < 255
