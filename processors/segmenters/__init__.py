@@ -9,8 +9,14 @@ from pathlib import Path
 
 from processors.exceptions import ModelChecksumError, ModelNotInstalledError, UnknownModelError
 from processors.segmenters.base import Segmenter
-from processors.segmenters.birefnet import BiRefNetSegmenter
-from processors.segmenters.catalog import KNOWN_MODELS, ModelSpec, QuantizedSource, WheelSource
+from processors.segmenters.birefnet import BiRefNetSegmenter, BriaSegmenter
+from processors.segmenters.catalog import (
+    KNOWN_MODELS,
+    ModelSpec,
+    QuantizedSource,
+    UrlSource,
+    WheelSource,
+)
 from processors.segmenters.engines import Machine, RuntimeOptions, open_engine, plan
 from processors.segmenters.isnet import ISNetSegmenter
 from processors.segmenters.modnet import MODNetSegmenter
@@ -19,7 +25,14 @@ from processors.segmenters.u2net import U2NetSegmenter
 log = logging.getLogger(__name__)
 
 FAMILIES: dict[str, type[Segmenter]] = {
-    cls.family: cls for cls in (U2NetSegmenter, ISNetSegmenter, BiRefNetSegmenter, MODNetSegmenter)
+    cls.family: cls
+    for cls in (
+        U2NetSegmenter,
+        ISNetSegmenter,
+        BiRefNetSegmenter,
+        BriaSegmenter,
+        MODNetSegmenter,
+    )
 }
 
 
@@ -119,6 +132,7 @@ __all__ = [
     "QuantizedSource",
     "RuntimeOptions",
     "Segmenter",
+    "UrlSource",
     "WheelSource",
     "checksum_path",
     "expected_sha256",

