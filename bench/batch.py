@@ -245,7 +245,8 @@ def main() -> None:
         return
     ratio = r["busy_p95"] / r["idle_p95"]
     lines = [
-        f"Machine: {machine()}. Embedded stack, 1 worker, u2netp → PNG; the 24 benchmark "
+        f"Machine: {machine()}. Embedded stack, 1 worker, {Settings().models.default} → PNG; "
+        "the 24 benchmark "
         f"JPEGs (~1600 px). Command: `make bench-batch`.",
         "",
         "| measure | result | target |",

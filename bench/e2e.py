@@ -217,7 +217,8 @@ def main() -> None:
         rows.append(f"| {workers} | {rate:.2f} | {ratio} | {p50:.2f} | {p95:.2f} | {rss_text} |")
     lines = [
         f"Machine: {machine()}. {len(photos())} JPEGs of ~1600 px × {args.rounds} per burst, "
-        "u2netp → PNG, embedded stack (durable broker) on the same 2 cores; local "
+        f"{Settings().models.default} → PNG, embedded stack (durable broker) on the same 2 "
+        "cores; local "
         f"`cutstream remove` in the same run: {local:.2f} images/s. Command: `make bench-e2e`.",
         "",
         "| workers | images/s | of local remove | latency p50 (s) | latency p95 (s) "

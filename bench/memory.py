@@ -184,7 +184,8 @@ def main() -> None:
     lines = [
         f"Machine: {machine()}. {args.images} PNGs of {args.side}×{args.side} (1-bit, "
         f"~{size / 1000:.0f} KB each, {args.side * args.side / 1e6:.0f} MP), published at once "
-        f"to one worker (u2netp → PNG, concurrency 3): as inputs, then as the `bg_image` of "
+        f"to one worker ({Settings().models.default} → PNG, concurrency 3): as inputs, then "
+        "as the `bg_image` of "
         f"a 112×75 photo with 8 renditions (PNG and WebP at four sizes). "
         f"Command: `make bench-memory` ({time.monotonic() - started:.0f} s).",
         "",

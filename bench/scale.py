@@ -1,6 +1,6 @@
 """``make bench-scale``: does a second worker add what a second core should?
 
-On a private embedded stack, the 24 benchmark photos × 3 (72 images, ~1600 px, u2netp →
+On a private embedded stack, the 24 benchmark photos × 3 (72 images, ~1600 px, the default model →
 PNG) as one burst through Kafka and S3: first 1 worker, then 2 workers, each worker with
 ONE inference thread (``models.intra_op_threads=1``), the same 12 partitions. The ratio of
 the two rates is how well the stream path scales out when each worker has a core of its
