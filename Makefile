@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges
+.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -78,8 +78,12 @@ profile: models ## Time per pipeline stage (where the time goes), into docs/benc
 	$(BIN)/python -m bench.profile
 
 quality: $(SYNCED) ## MAE / max F / IoU / speed of each model and quality mode on ../shared/eval/sod-dev
-	$(BIN)/cutstream models pull u2netp u2net
+	$(BIN)/cutstream models pull u2net-int8 u2netp u2net
 	$(BIN)/python -m bench.quality
+
+crossval: $(SYNCED) ## The best mode's curve by 5-fold cross-validation on sod-dev; out-of-fold scores
+	$(BIN)/cutstream models pull u2net-int8 u2netp u2net
+	$(BIN)/python -m bench.crossval
 
 bench-edges: models ## Edge colours on a new background, with and without foreground estimation (sod-dev)
 	$(BIN)/python -m bench.edges

@@ -131,7 +131,7 @@ def eval_arguments(description: str | None) -> argparse.Namespace:
     """The command line of a sod-dev bench: ``--eval-dir``, ``--models``, ``--write``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL)
-    parser.add_argument("--models", nargs="+", default=["u2netp", "u2net"])
+    parser.add_argument("--models", nargs="+", default=["u2net-int8", "u2netp", "u2net"])
     parser.add_argument("--write", type=Path, default=ROOT / "docs" / "quality.md")
     return parser.parse_args()
 
@@ -147,11 +147,11 @@ def main() -> None:
     samples = [
         Image.fromarray(np.asarray(getattr(samples_data, name)(), np.uint8)) for name in names
     ]
-    contact_sheet(samples, "u2net", remover).save(
+    contact_sheet(samples, "u2net-int8", remover).save(
         ROOT / "docs" / "img" / "quality-modes.jpg", quality=85
     )
     dev = sorted((args.eval_dir / "images").glob("*.jpg"))[:6]
-    local = contact_sheet([Image.open(path) for path in dev], "u2net", remover)
+    local = contact_sheet([Image.open(path) for path in dev], "u2net-int8", remover)
     local.save(ROOT / "bench" / "out" / "quality-modes-sod-dev.png")
 
 
