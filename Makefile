@@ -98,6 +98,7 @@ $(REMBG_VENV)/bin/rembg: | $(UV)
 	VIRTUAL_ENV=$(REMBG_VENV) $(UV) pip install -q "rembg[cpu,cli]==2.0.86"
 
 bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove, same images and weights
+	$(BIN)/cutstream models pull u2net
 	$(BIN)/python -m bench.rembg --rembg $(REMBG_VENV)/bin/rembg
 
 bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
