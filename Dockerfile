@@ -20,8 +20,13 @@ COPY streams ./streams
 COPY cutstream ./cutstream
 RUN uv sync --locked --no-dev
 
-ARG MODELS=u2netp
-RUN cutstream models pull ${MODELS}
+# The default model (u2net-int8) is made from u2net at pull with NNCF (the `quantize`
+# extra): installed for the pull and removed in the same layer, so workers never carry it.
+ARG MODELS="u2net-int8 u2netp"
+RUN uv sync --locked --no-dev --extra quantize --no-cache \
+    && cutstream models pull ${MODELS} \
+    && uv sync --locked --no-dev --no-cache \
+    && rm -f /models/u2net.onnx
 
 RUN useradd --system --uid 10001 cutstream
 USER 10001
