@@ -131,7 +131,7 @@ class S3Settings(Group):
 class CustomModel(Group):
     """A model file the operator supplies (families whose weights cannot be pulled here)."""
 
-    family: Literal["u2net", "isnet", "birefnet", "modnet"] = Field(
+    family: Literal["u2net", "isnet", "birefnet", "bria", "modnet"] = Field(
         description="Pre/post-processing family of the model."
     )
     path: Path = Field(description="Absolute path of the .onnx file.")

@@ -26,7 +26,7 @@ from streams.gateway.errors import ApiError, from_cutstream, render, shape_for
 from streams.gateway.limits import BodyLimit
 from streams.gateway.metering import RateLimitHeaders
 from streams.gateway.reference import mount_reference
-from streams.gateway.routes import account, batches, compat, native
+from streams.gateway.routes import account, batches, compat, models, native
 from streams.gateway.service import Gateway
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(native.router)
     app.include_router(batches.router)
     app.include_router(account.router)
+    app.include_router(models.router)
     for router in compat.ROUTERS:
         app.include_router(router)
 

@@ -118,6 +118,15 @@ class RetryPolicy:
 
 
 def _error_info(exc: CutstreamError) -> ErrorInfo:
+    if exc.code is ErrorCode.MODEL_NOT_INSTALLED:
+        # Its message names this machine's paths and an operator's command: for the log.
+        log.error("model unavailable: %s", exc.message)
+        return ErrorInfo(
+            code=exc.code,
+            message="the requested model is not available on this service "
+            "(GET /v1/models lists those that are)",
+            retryable=exc.retryable,
+        )
     return ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
 
 

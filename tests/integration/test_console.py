@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Browser, FilePayload, Page, async_playwright
 
+from processors.segmenters.catalog import KNOWN_MODELS
 from streams.storage.s3 import S3ObjectStore
 from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP
@@ -162,6 +163,27 @@ async def test_options_change_the_curl_command_and_the_result(
     assert picture.size == (512, 341)
     assert alpha_of(data).min() == 255  # a colour background: opaque
     assert picture.getpixel((2, 2)) == (255, 136, 0, 255)
+    assert console.errors == []
+
+
+async def test_the_model_menu_offers_only_installed_models(
+    browser: Browser, api: RunningGateway
+) -> None:
+    console = await open_console(browser, api)
+    page = console.page
+    await page.wait_for_function("document.querySelectorAll('#model option').length > 1")
+    options = await page.eval_on_selector_all(
+        "#model option", "(all) => all.map((o) => [o.value, o.textContent])"
+    )
+    default = api.settings.models.default
+    assert options[0] == ["", f"the default ({default})"]
+    installed = {
+        name
+        for name, spec in KNOWN_MODELS.items()
+        if (api.settings.models.dir / spec.file).is_file() and name != default
+    }
+    assert {value for value, _ in options[1:]} == installed
+    assert "bria-rmbg" not in {value for value, _ in options}
     assert console.errors == []
 
 

@@ -15,6 +15,7 @@ import schemathesis
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Err, Ok
 
+from processors.segmenters.catalog import KNOWN_MODELS
 from streams.config.settings import Settings
 from streams.stack import ensure_topics
 from streams.storage.apikeys import KeyStore
@@ -365,3 +366,32 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: Running
             )
 
         fuzz()
+
+
+async def test_models_lists_what_is_installed_and_a_missing_one_fails_without_server_paths(
+    api: RunningGateway,
+) -> None:
+    async with httpx.AsyncClient(base_url=api.url, timeout=120) as client:
+        listed = (await client.get("/v1/models")).json()  # no key needed: names only
+        names = [model["name"] for model in listed]
+        installed = {
+            name
+            for name, spec in KNOWN_MODELS.items()
+            if (api.settings.models.dir / spec.file).is_file()
+        }
+        assert set(names) == installed
+        assert listed[0]["name"] == api.settings.models.default
+        assert listed[0]["default"] is True
+        assert "bria-rmbg" not in names  # known, downloadable elsewhere, not installed here
+        response = await client.post(
+            "/v1/remove-background",
+            headers=bearer(),
+            files={"image": ("cup.jpg", CUP)},
+            data={"model": "bria-rmbg"},
+        )
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "model_not_installed"
+    assert "/v1/models" in error["message"]
+    assert str(api.settings.models.dir) not in response.text
+    assert "models pull" not in response.text

@@ -187,7 +187,23 @@ $("copy-curl").addEventListener("click", async () => {
   setTimeout(() => ($("copied").textContent = ""), 2000);
 });
 
+// The model menu offers only what this service has installed (GET /v1/models).
+async function loadModels() {
+  const menu = $("model");
+  try {
+    const models = await (await api("/v1/models")).json();
+    const fallback = models.find((model) => model.default);
+    menu.replaceChildren(new Option(fallback ? `the default (${fallback.name})` : "the default", ""));
+    for (const model of models.filter((model) => !model.default)) {
+      menu.append(new Option(model.name, model.name));
+    }
+  } catch {
+    menu.replaceChildren(new Option("the default", ""));
+  }
+}
+
 export function initTry() {
   showBackgroundControls();
   renderCurl();
+  loadModels();
 }
