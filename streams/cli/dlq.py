@@ -93,8 +93,9 @@ def list_letters(
             click.echo(letter.model_dump_json())
         return
     table = Table(title=f"{len(found)} dead letter(s)")
-    for column in ("id", "age", "reason", "request id", "account", "error", "from"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)  # whole, whatever the width: `dlq show` takes it
+    for column in ("age", "reason", "request id", "account", "error", "from"):
+        table.add_column(column, overflow="fold")
     for letter in found:
         table.add_row(
             letter.event_id,
@@ -112,11 +113,15 @@ def list_letters(
 @click.argument("letter_id")
 @webhooks_flag
 def show(letter_id: str, webhooks: bool) -> None:
-    """One dead letter, whole, as JSON (the original included)."""
-    letter: DeadLetter | None = _run(webhooks, lambda letters: letters.find(letter_id))
-    if letter is None:
+    """One dead letter, whole, as JSON (the original included); LETTER_ID may be the
+    start of an id, if only one letter's id starts so."""
+    found: list[DeadLetter] = _run(webhooks, lambda letters: letters.find(letter_id))
+    if not found:
         raise click.ClickException(f"no dead letter {letter_id}")
-    click.echo(letter.model_dump_json(indent=2))
+    if len(found) > 1:
+        ids = ", ".join(letter.event_id for letter in found[:5])
+        raise click.ClickException(f"{len(found)} dead letters start with {letter_id}: {ids}")
+    click.echo(found[0].model_dump_json(indent=2))
 
 
 @dlq.command("replay")

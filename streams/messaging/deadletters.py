@@ -115,8 +115,12 @@ class DeadLetters:
         finally:
             await reader.stop()
 
-    async def find(self, event_id: str) -> DeadLetter | None:
-        return next((x for x in await self._read() if x.event_id == event_id), None)
+    async def find(self, event_id: str) -> list[DeadLetter]:
+        """The letter with this id, or else every letter whose id starts with it (a
+        table cut an id short; one match is the letter, several say it is ambiguous)."""
+        letters = await self._read()
+        exact = [letter for letter in letters if letter.event_id == event_id]
+        return exact or [letter for letter in letters if letter.event_id.startswith(event_id)]
 
     async def replay(self, letter: DeadLetter, *, force: bool, dry_run: bool) -> Replay:
         """Replay one letter (see the module docstring)."""

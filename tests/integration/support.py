@@ -24,12 +24,13 @@ def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedPro
 
 
 def cutstream(
-    settings: Settings, *args: str, timeout: float = 180
+    settings: Settings, *args: str, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``cutstream ARGS`` as a user would (a process of its own) with ``settings``."""
+    """Run ``cutstream ARGS`` as a user would (a process of its own) with ``settings``
+    (and ``env``, e.g. the terminal's width)."""
     return subprocess.run(
         [sys.executable, "-m", "streams", *args],
-        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
+        env={**settings.to_env(), "PATH": "/usr/bin:/bin", **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from playwright.async_api import Browser, FilePayload, Page, async_playwright
 
 from processors.segmenters.catalog import KNOWN_MODELS
@@ -125,6 +125,66 @@ async def test_a_dropped_photo_becomes_a_downloadable_cutout(
     await page.fill("#slider", "20")
     clip = await page.evaluate("document.getElementById('after').style.clipPath")
     assert clip == "inset(0px 80% 0px 0px)"
+    assert console.errors == []
+
+
+CHECKER = np.array([[255, 255, 255], [0xD9, 0xDD, 0xE3]])
+
+
+async def stage_pixels(page: Page, size: tuple[int, int]) -> np.ndarray:
+    """What the result area shows, as an RGB array of the picture's own size."""
+    shot = Image.open(io.BytesIO(await page.locator("#after").screenshot())).convert("RGB")
+    return np.asarray(shot.resize(size, Image.Resampling.NEAREST)).astype(int)
+
+
+async def test_the_cutout_shows_the_checkerboard_where_it_is_transparent(
+    browser: Browser, api: RunningGateway
+) -> None:
+    console = await open_console(browser, api)
+    page = console.page
+    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
+    data = await run_and_download(page)
+    alpha = alpha_of(data)
+    photo = np.asarray(Image.open(io.BytesIO(CUP)).convert("RGB")).astype(int)
+    # Transparent in the cutout, and in the photo nothing like either checker square.
+    away = np.abs(photo[:, :, None, :] - CHECKER[None, None]).sum(axis=3).min(axis=2) > 60
+    clear = np.asarray(Image.fromarray(alpha).filter(ImageFilter.MaxFilter(11))) == 0
+    spots = np.argwhere(clear & away)  # 5 px from any subject pixel: scaling cannot reach
+    assert len(spots) > 1000
+    await page.fill("#slider", "100")  # all result
+    shown = await stage_pixels(page, (600, 400))
+    near_checker = np.abs(shown[:, :, None, :] - CHECKER[None, None]).sum(axis=3).min(axis=2)
+    assert (near_checker[spots[:, 0], spots[:, 1]] <= 6).mean() > 0.98
+    await page.fill("#slider", "0")  # all original, in the same place
+    shown = await stage_pixels(page, (600, 400))
+    assert np.abs(shown - photo)[spots[:, 0], spots[:, 1]].mean() < 12
+    assert console.errors == []
+
+
+async def test_an_error_after_a_result_hides_the_result(
+    browser: Browser, api: RunningGateway
+) -> None:
+    console = await open_console(browser, api)
+    page = console.page
+    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
+    await run_and_download(page)
+    await page.set_input_files("#file", files=[file_payload("notes.txt", "text/plain", b"hello")])
+    await page.click("#run")
+    await page.wait_for_selector("#error", state="visible")
+    assert await page.is_hidden("#compare")
+    assert await page.is_hidden("#download")
+    assert console.unexpected_errors(NETWORK_ERROR) == []
+
+
+async def test_a_cropped_result_is_shown_alone(browser: Browser, api: RunningGateway) -> None:
+    console = await open_console(browser, api)
+    page = console.page
+    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
+    await page.check("#crop")
+    await run_and_download(page)
+    assert await page.is_visible("#result-alone")
+    assert await page.is_hidden("#before")
+    assert await page.is_hidden("#slider")
     assert console.errors == []
 
 

@@ -65,6 +65,12 @@ async def test_an_s3_outage_then_a_replay_completes_every_request_once(
         assert {letter["request_id"] for letter in shown} == ids
         one = cutstream(settings, "dlq", "show", shown[0]["event_id"])
         assert json.loads(one.stdout)["error"]["code"] == "storage_unavailable"
+        table = cutstream(settings, "dlq", "list", env={"COLUMNS": "80"})
+        assert table.returncode == 0, table.stderr
+        assert all(letter["event_id"] in table.stdout for letter in shown)  # never cut
+        start = shown[0]["event_id"][:12]
+        by_start = cutstream(settings, "dlq", "show", start)
+        assert json.loads(by_start.stdout)["event_id"] == shown[0]["event_id"]
 
         dry = cutstream(settings, "dlq", "replay", "--reason", "retries_exhausted", "--dry-run")
         assert dry.returncode == 0, dry.stderr

@@ -119,6 +119,7 @@ function showError(error) {
   code.textContent = error.code || "error";
   box.append(code, ": " + error.message);
   box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
 }
 
 function kilobytes(bytes) {
@@ -128,6 +129,7 @@ function kilobytes(bytes) {
 $("try-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("error").hidden = true;
+  $("compare").hidden = true; // a new run: the last result (or error) is not this one's
   const url = $("image-url").value.trim();
   if (!chosen && !url) {
     showError({ code: "missing_image", message: "drop, paste or choose an image, or give its URL" });
@@ -163,8 +165,11 @@ $("try-form").addEventListener("submit", async (event) => {
     $("after").src = resultUrl;
     $("download").href = resultUrl;
     $("download").download = "cutout." + EXTENSIONS[$("format").value];
+    await Promise.allSettled([$("before").decode(), $("after").decode()]);
+    showComparable();
     $("compare").hidden = false;
     applySlider();
+    $("compare").scrollIntoView({ block: "nearest" });
   } catch (error) {
     showError(error);
   } finally {
@@ -173,10 +178,28 @@ $("try-form").addEventListener("submit", async (event) => {
   }
 });
 
+// Before and after side by side only when they frame the same picture: a crop (or a
+// canvas) changes the framing, and the result is then shown alone.
+function showComparable() {
+  const before = $("before");
+  const after = $("after");
+  const same =
+    before.naturalWidth > 0 &&
+    Math.abs(before.naturalWidth / before.naturalHeight - after.naturalWidth / after.naturalHeight) < 0.01;
+  before.hidden = !same;
+  $("slider").hidden = !same;
+  $("slider-label").hidden = !same;
+  $("result-alone").hidden = same;
+  if (!same) $("slider").value = 100;
+}
+
 function applySlider() {
   const value = Number($("slider").value);
-  // The result covers the original from the left up to the slider.
+  // The result from the left up to the slider, the original from there on: each part
+  // shows one picture only, so the cutout's transparent pixels show the checkerboard
+  // (or the chosen background), never the photo behind them.
   $("after").style.clipPath = "inset(0 " + (100 - value) + "% 0 0)";
+  $("before").style.clipPath = "inset(0 0 0 " + value + "%)";
   $("slider").setAttribute("aria-valuetext", value + "% result");
 }
 $("slider").addEventListener("input", applySlider);
