@@ -146,16 +146,42 @@ def accounts_grant(name: str, credits: int, note: str) -> None:
     click.echo(f"{view.name}: {view.credits} credits")
 
 
+@accounts.command("plans")
+def accounts_plans() -> None:
+    """The plans accounts can be on (`metering.plans`)."""
+    from rich.table import Table
+
+    table = Table(title="plans")
+    for column in ("plan", "per minute", "per day", "per month", "draws credits", "about"):
+        table.add_column(column)
+    for name, plan in load_settings().metering.plans.items():
+        table.add_row(
+            name,
+            *(
+                str(limit) if limit is not None else "-"
+                for limit in (plan.per_minute, plan.per_day, plan.per_month)
+            ),
+            "yes" if plan.draws_credits else "no",
+            plan.description,
+        )
+    console(stderr=False).print(table)
+
+
 @accounts.command("plan")
 @click.argument("name")
 @click.argument("plan")
 @click.option("--until", type=click.DateTime(), default=None, help="Subscription end (UTC).")
 def accounts_plan(name: str, plan: str, until: datetime | None) -> None:
-    """Move an account to PLAN."""
+    """Move an account to PLAN (one of `cutstream accounts plans`)."""
     from datetime import UTC
 
     from schemas.ledger import SetPlan
 
+    plans = load_settings().metering.plans
+    if plan not in plans:
+        raise click.BadParameter(
+            f"no plan {plan!r}; the plans: {', '.join(plans)}", param_hint="PLAN"
+        )
     end = until.replace(tzinfo=UTC) if until is not None else None
     view = _applied(SetPlan(account=_checked_name(name), plan=plan, subscription_end=end))
     click.echo(f"{view.name}: plan {view.plan}")

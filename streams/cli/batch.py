@@ -247,7 +247,8 @@ def _print(view: BatchView, out: Console) -> None:
     rows = {
         "state": str(view.state),
         "items": "reading the source…" if counts.total is None else str(counts.total),
-        "queued": str(counts.queued),
+        # `queued` counts items ever put on the lane; what a reader wants is what waits.
+        "waiting or running": str(max(counts.queued - counts.done, 0)),
         "succeeded": str(counts.succeeded),
         "failed": str(counts.failed),
         "canceled": str(counts.canceled),
