@@ -97,6 +97,9 @@ class PrefixSource(FrozenModel):
 
 BatchSource = Annotated[ManifestSource | PrefixSource, Field(discriminator="kind")]
 
+INPUT_COLUMNS = ("image_url", "url", "input", "s3_key", "key", "image")
+"""Where a CSV item's input is looked for, in this order, unless the source names a column."""
+
 
 class SourceItem(FrozenModel):
     """One item as read from a batch's source, or why its row cannot be one (``error``).

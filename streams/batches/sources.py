@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from schemas.batches import BatchSpec, ManifestSource, PrefixSource, SourceItem
+from schemas.batches import INPUT_COLUMNS, BatchSpec, ManifestSource, PrefixSource, SourceItem
 from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
 from streams.batches.exceptions import ManifestTooLargeError, SourceError
@@ -31,8 +31,6 @@ from streams.net.fetch import Fetcher, InputFetchError
 from streams.storage.base import ObjectStore
 from streams.storage.layout import IMAGE_SUFFIXES
 
-INPUT_COLUMNS = ("image_url", "url", "input", "s3_key", "key", "image")
-"""Where an item's input is looked for, in this order, unless the source names a column."""
 ID_COLUMNS = ("id", "sku")
 OPTION_FIELDS = frozenset(RemovalOptions.model_fields)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +65,8 @@ def _source(
     manifest_format: str | None,
     input_column: str | None,
     id_column: str | None,
-) -> tuple[BatchSource, tuple[S3Object, Path] | None]:
-    """The batch's source from SOURCE, and a local manifest to upload first (if any), with
-    where it goes."""
+) -> tuple[BatchSource, _Upload | None]:
+    """The batch's source from SOURCE, and what to upload first for a local manifest."""
     from schemas.batches import ManifestSource, PrefixSource
     from schemas.refs import S3Object, UrlInput
 
@@ -88,8 +88,38 @@ def _source(
             "image under it) or an https URL of a manifest",
             param_hint="SOURCE",
         )
+    from streams.cli.localmanifest import local_inputs
+
     target = client.manifest_target(account, batch_id, path.name)
-    return ManifestSource.model_validate({"manifest": target, **columns}), (target, path)
+    local = local_inputs(
+        path,
+        bucket=client.settings.s3.input_bucket,
+        account=account,
+        batch_id=batch_id,
+        manifest_format=manifest_format,
+        input_column=input_column,
+    )
+    upload = _Upload(target, local.manifest or path, local.uploads)
+    return ManifestSource.model_validate({"manifest": target, **columns}), upload
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A local manifest to upload (as it is, or rewritten to the keys of the local files
+    it names) and those files."""
+
+    manifest: S3Object
+    data: bytes | Path
+    files: list[tuple[S3Object, Path]]
+
+    async def send(self, client: Batches, messages: Console) -> None:
+        import mimetypes
+
+        for index, (target, path) in enumerate(self.files, 1):
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            await asyncio.to_thread(client.store.put_file, target.bucket, target.key, path, kind)
+            messages.print(f"uploaded {index}/{len(self.files)}: {path.name}", highlight=False)
+        await client.upload_manifest(self.manifest, self.data)
 
 
 @batch.command("submit")
@@ -130,7 +160,8 @@ def submit_batch(
     renditions: tuple[str, ...],
     **flags: Any,
 ) -> None:
-    """Submit SOURCE as a batch: a local CSV/JSONL manifest (uploaded first), an
+    """Submit SOURCE as a batch: a local CSV/JSONL manifest (uploaded first, with the
+    local files its inputs name: paths relative to the manifest's folder), an
     s3://bucket/key manifest, an https URL of one, or s3://bucket/prefix/ (every image
     under it). Prints the batch id; with --wait, follows it and exits 1 if items failed."""
     from pydantic import ValidationError
@@ -167,12 +198,16 @@ def submit_batch(
                 }
             )
         except ValidationError as exc:
-            raise click.BadParameter(str(exc)) from None
+            said = "; ".join(
+                f"{'.'.join(map(str, error['loc'])) or 'batch'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise click.BadParameter(said) from None
+        messages = console()
         if upload is not None and await client.batches.get(account, batch_id) is None:
             # (A resubmission keeps reading the manifest it was first given.)
-            await client.upload_manifest(*upload)
+            await upload.send(client, messages)
         record, created = await client.submit(spec)
-        messages = console()
         done = record.finished_at is not None
         said = "submitted" if created else "already finished:" if done else "resumed"
         messages.print(f"{said} batch [bold]{batch_id}[/]")

@@ -11,6 +11,8 @@ import io
 import json
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -418,3 +420,37 @@ async def test_kill_minus_9_of_planner_and_worker_leaves_every_item_once(
     assert [row["item_id"] for row in rows] == [f"item-{index}" for index in range(60)]
     assert {row["status"] for row in rows} == {"succeeded"}
     assert len(store.list_keys(settings.s3.output_bucket, "default/batches/kill-1/")) == 62
+
+
+def readme_bulk_example() -> list[str]:
+    """The shell lines of the README's bulk-import example, as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Bulk imports", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+async def test_the_readme_bulk_example_runs_as_written(
+    settings: Settings, bulk: dict[str, ManagedProcess], tmp_path: Path
+) -> None:
+    (tmp_path / "shoe-1.jpg").write_bytes(jpeg_bytes(photo("coffee")))
+    (tmp_path / "shoe-2.jpg").write_bytes(jpeg_bytes(photo("chelsea")))
+    env = {**settings.to_env(), "PATH": "/usr/bin:/bin"}
+    for line in readme_bulk_example():
+        command = line.replace(".venv/bin/cutstream", f"{sys.executable} -m streams")
+        ran = await asyncio.to_thread(
+            subprocess.run,
+            ["bash", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert ran.returncode == 0, f"{line}\n{ran.stdout}\n{ran.stderr}"
+    rows = rows_of((tmp_path / "results.csv").read_bytes())
+    assert [(row["item_id"], row["status"]) for row in rows] == [
+        ("shoe-1", "succeeded"),
+        ("shoe-2", "succeeded"),
+    ]
+    assert all(row["output_key"].endswith(("shoe-1.webp", "shoe-2.webp")) for row in rows)
