@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -12,13 +13,21 @@ import click
 from streams.cli.base import cli, console, load_settings
 
 if TYPE_CHECKING:
+    from streams.config.settings import Settings
     from streams.stack import Endpoint
 
 
 def _print_endpoints(
-    endpoints: list[Endpoint], workers: int, gateway_url: str, metering: bool
+    endpoints: list[Endpoint], workers: int, gateway_url: str, settings: Settings, verbose: bool
 ) -> None:
     from rich.table import Table
+
+    from streams.stack.supervisor import service_log
+
+    logs = service_log(settings, "any").parent
+
+    def where(name: str) -> str:
+        return "this terminal" if verbose else service_log(settings, name).name
 
     out = console(stderr=False)
     table = Table(title="cutstream is up", show_header=True)
@@ -31,25 +40,46 @@ def _print_endpoints(
             endpoint.name,
             endpoint.address,
             "this process" if endpoint.managed else "external",
-            endpoint.log or "",
+            Path(endpoint.log).name if endpoint.log else "",
         )
     if workers:
-        table.add_row("processor", f"{workers} worker(s)", "this process", "this terminal")
-        table.add_row("notifier", "webhooks", "this process", "this terminal")
-        if metering:
-            table.add_row("ledger", "accounts and credits", "this process", "this terminal")
-        table.add_row("batches", "bulk imports", "this process", "this terminal")
-        table.add_row("gateway", gateway_url, "this process", "this terminal")
+        for index in range(workers):
+            table.add_row(f"worker-{index}", "processor", "this process", where(f"worker-{index}"))
+        table.add_row("notifier", "webhooks", "this process", where("notifier"))
+        if settings.metering.enabled:
+            table.add_row("ledger", "accounts and credits", "this process", where("ledger"))
+        table.add_row("batches", "bulk imports", "this process", where("batches"))
+        table.add_row("gateway", gateway_url, "this process", where("gateway"))
     out.print(table)
-    out.print("Press Ctrl-C to stop. In another shell: [bold]cutstream submit IMAGE -o out/[/]")
+    cutstream = _command_name()
+    out.print(f"Press Ctrl-C to stop. In another shell: [bold]{cutstream} submit IMAGE -o out/[/]")
     if workers:
         out.print(
             f"Console: {gateway_url}/ · API docs: {gateway_url}/docs — create a key with "
-            "[bold]cutstream keys create[/]"
+            f"[bold]{cutstream} keys create[/]"
         )
+    out.print(
+        f"Logs: {logs}/" + ("" if verbose else " ([bold]up --verbose[/] shows the services' here)"),
+        soft_wrap=True,
+    )
 
 
-def _run_services(workers: int) -> None:
+def _command_name() -> str:
+    """How this shell reaches the ``cutstream`` command: its name if it is on the PATH,
+    else its path (``.venv/bin/cutstream`` after ``make run``)."""
+    import os
+    import shutil
+
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("cutstream")
+    if found is not None and (here is None or Path(found).resolve() == here):
+        return "cutstream"
+    if here is not None and here.name == "cutstream":
+        return os.path.relpath(here) if here.is_relative_to(Path.cwd()) else str(here)
+    return "cutstream"
+
+
+def _run_services(workers: int, verbose: bool = True) -> None:
     from streams.stack.supervisor import run_services
 
     settings = load_settings()
@@ -58,7 +88,8 @@ def _run_services(workers: int) -> None:
         run_services(
             settings,
             workers=workers,
-            on_ready=lambda e: _print_endpoints(e, workers, gateway_url, settings.metering.enabled),
+            on_ready=lambda e: _print_endpoints(e, workers, gateway_url, settings, verbose),
+            verbose=verbose,
         )
     )
     sys.exit(code)
@@ -82,11 +113,15 @@ def stack() -> None:
     show_default=True,
     help="Processor worker processes to run.",
 )
-def up(workers: int) -> None:
+@click.option(
+    "--verbose", is_flag=True, help="Show the services' logs here instead of in their files."
+)
+def up(workers: int, verbose: bool) -> None:
     """Run the whole service in the foreground: the stack, the processor workers, the
     webhook notifier, the ledger (unless metering is off), the batch service and the
-    gateway."""
-    _run_services(workers=workers)
+    gateway. Quiet: a table of what runs where; each service logs to a file under the
+    state folder (`--verbose` shows the logs here)."""
+    _run_services(workers=workers, verbose=verbose)
 
 
 @cli.command("provision")

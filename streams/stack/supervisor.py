@@ -35,13 +35,13 @@ def service_process(
     return ManagedProcess(name or command, argv, env=env, log_path=log_path)
 
 
-def worker_process(settings: Settings, index: int) -> ManagedProcess:
+def worker_process(settings: Settings, index: int, log_path: Path | None = None) -> ManagedProcess:
     """A processor worker child with ``settings`` passed down through the environment;
     worker N serves /healthz and /metrics on ``worker.web_port`` + N."""
     if settings.worker.web_port:
         worker = settings.worker.model_copy(update={"web_port": settings.worker.web_port + index})
         settings = settings.model_copy(update={"worker": worker})
-    return service_process(settings, "worker", name=f"worker-{index}")
+    return service_process(settings, "worker", log_path, name=f"worker-{index}")
 
 
 def service_stop_timeout(settings: Settings) -> float:
@@ -50,10 +50,21 @@ def service_stop_timeout(settings: Settings) -> float:
     return settings.runtime.shutdown_grace_s + settings.stack.stop_timeout_s
 
 
+def service_log(settings: Settings, name: str) -> Path:
+    """Where ``cutstream up`` writes a service's output unless ``--verbose``."""
+    return settings.state_dir / "logs" / f"{name}.log"
+
+
 async def run_services(
-    settings: Settings, *, workers: int, on_ready: Callable[[list[Endpoint]], None]
+    settings: Settings,
+    *,
+    workers: int,
+    on_ready: Callable[[list[Endpoint]], None],
+    verbose: bool = False,
 ) -> int:
-    """Start the stack and ``workers`` processor workers; block until a signal.
+    """Start the stack and ``workers`` processor workers; block until a signal. The
+    services write to their log files (:func:`service_log`), or to this terminal when
+    ``verbose``.
 
     Returns the exit code: 0 after a requested stop, 1 if a worker died on its own.
     """
@@ -65,13 +76,19 @@ async def run_services(
     children: list[ManagedProcess] = []
     try:
         await stack.start()
-        planned = [worker_process(settings, index) for index in range(workers)]
+        names = [f"worker-{index}" for index in range(workers)]
         if workers:
-            planned.append(service_process(settings, "notifier"))
-            if settings.metering.enabled:
-                planned.append(service_process(settings, "ledger"))
-            planned.append(service_process(settings, "batches"))
-            planned.append(service_process(settings, "gateway"))
+            names += ["notifier", *(["ledger"] if settings.metering.enabled else [])]
+            names += ["batches", "gateway"]
+        planned = [
+            (
+                worker_process(settings, int(name.removeprefix("worker-")), logs)
+                if name.startswith("worker-")
+                else service_process(settings, name, logs)
+            )
+            for name in names
+            for logs in [None if verbose else service_log(settings, name)]
+        ]
         for child in planned:
             child.start()
             children.append(child)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -17,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.config.settings import Settings
 from streams.stack import EmbeddedStack
 from streams.stack.provision import kafka_probe
+from streams.stack.servers import free_port
 from streams.storage.s3 import S3ObjectStore
 from tests.integration.conftest import embedded_settings
 from tests.unit.stack.test_process import alive, wait_gone
@@ -191,3 +194,58 @@ async def test_cli_stack_leaves_no_process_behind(tmp_path: Path, how: str) -> N
     finally:
         process.kill()
         process.wait()
+
+
+def start_up(settings: Settings) -> subprocess.Popen[str]:
+    """``cutstream up`` as a user starts it, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams", "up"],
+        env={**os.environ, **settings.to_env(), "COLUMNS": "100"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_up_is_quiet_logs_to_files_and_stops_cleanly_in_seconds(tmp_path: Path) -> None:
+    settings = embedded_settings(
+        tmp_path / "state",
+        gateway={"port": free_port()},
+        worker={"web_port": free_port()},
+        metering={"web_port": 0},
+        webhooks={"web_port": 0},
+        batches={"web_port": 0},
+    )
+    process = start_up(settings)
+    try:
+        url = f"http://127.0.0.1:{settings.gateway.port}/healthz"
+        deadline = time.monotonic() + 120
+        async with httpx.AsyncClient() as client:
+            while True:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url, timeout=2)).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "cutstream up never answered"
+                await asyncio.sleep(1)
+        await asyncio.sleep(3)  # the services' start-up chatter, had it come here
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = process.communicate(timeout=60)
+        stopped_s = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert stopped_s < 20
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) <= 25, out  # the table and three lines: no service logs
+    assert "worker-0.log" in out
+    assert "gateway.log" in out
+    assert f"Logs: {settings.state_dir / 'logs'}/" in out
+    assert "Unclosed" not in err
+    assert "ERROR" not in err
+    logs = settings.state_dir / "logs"
+    assert "Uvicorn running" in (logs / "gateway.log").read_text()  # it went to the file
+    for name in ("worker-0", "notifier", "ledger", "batches", "gateway"):
+        text = (logs / f"{name}.log").read_text()
+        assert "Unclosed AIOKafka" not in text, name
