@@ -64,7 +64,11 @@ ObjectKey = Annotated[
 class S3Object(FrozenModel):
     """An object in the S3-compatible store."""
 
-    model_config = ConfigDict(json_schema_extra={"not": {"required": ["url"]}})
+    # The properties named in `not` are declared in it, so strict validators (ajv's
+    # strictRequired) accept the schema.
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"properties": {"url": True}, "required": ["url"]}}
+    )
 
     kind: Literal["s3"] = "s3"
     bucket: BucketName
@@ -75,7 +79,12 @@ class UrlInput(FrozenModel):
     """An image to fetch over HTTPS (public hosts only; see the URL guard)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"not": {"anyOf": [{"required": ["bucket"]}, {"required": ["key"]}]}}
+        json_schema_extra={
+            "not": {
+                "properties": {"bucket": True, "key": True},
+                "anyOf": [{"required": ["bucket"]}, {"required": ["key"]}],
+            }
+        }
     )
 
     kind: Literal["url"] = "url"
