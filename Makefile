@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval
+.PHONY: help setup models kcat chromium node screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,12 +38,17 @@ kcat: ## Debian's kcat, for the test that walks through producing from other lan
 		|| (apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null) \
 		|| echo "warning: could not install kcat (apt-get install kcat); its test will fail"
 
+node: ## Node.js, for the test that runs the webhook docs' by-hand verify as written
+	@command -v node >/dev/null || apt-get install -y -q nodejs >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q nodejs >/dev/null) \
+		|| echo "warning: could not install node (apt-get install nodejs); its test will fail"
+
 chromium: ## Debian's chromium, for the console's browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
 		|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 		|| echo "warning: could not install chromium (apt-get install chromium); the console tests will fail"
 
-test: models kcat chromium ## Run the whole test suite (unit + integration on the real embedded stack)
+test: models kcat chromium node ## Run the whole test suite (unit + integration on the real embedded stack)
 	$(BIN)/pytest
 
 screenshots: models chromium ## The console at 1440 and 390 px, into docs/img (README, docs/console.md)

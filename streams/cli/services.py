@@ -22,6 +22,7 @@ def _print_endpoints(
 ) -> None:
     from rich.table import Table
 
+    from streams.config.groups import DEV_WEBHOOK_SECRET
     from streams.stack.supervisor import service_log
 
     logs = service_log(settings, "any").parent
@@ -57,6 +58,14 @@ def _print_endpoints(
         out.print(
             f"Console: {gateway_url}/ · API docs: {gateway_url}/docs — create a key with "
             f"[bold]{cutstream} keys create[/]"
+        )
+    if workers and DEV_WEBHOOK_SECRET in settings.webhooks.secrets:
+        out.print(
+            "Webhooks are signed with the public development secret "
+            f"{DEV_WEBHOOK_SECRET.get_secret_value()} (set CUTSTREAM_WEBHOOKS__SECRETS for "
+            "anything else).",
+            soft_wrap=True,
+            highlight=False,
         )
     out.print(
         f"Logs: {logs}/" + ("" if verbose else " ([bold]up --verbose[/] shows the services' here)"),

@@ -242,6 +242,7 @@ async def test_up_is_quiet_logs_to_files_and_stops_cleanly_in_seconds(tmp_path: 
     assert "worker-0.log" in out
     assert "gateway.log" in out
     assert f"Logs: {settings.state_dir / 'logs'}/" in out
+    assert "whsec_Y3V0c3RyZWFtLWRldi13ZWJob29rLXNlY3JldA==" in out  # the dev secret, said
     assert "Unclosed" not in err
     assert "ERROR" not in err
     logs = settings.state_dir / "logs"
