@@ -2,8 +2,8 @@
 
 ``python -m schemas.export`` (or ``make docs``) rewrites ``schemas/json/``; a test fails
 when the checked-in files differ from the models. Requests are exported in validation
-mode (what a producer may send); results, dead letters, job records and usage events in
-serialisation mode (what a consumer receives).
+mode (what a producer may send); results, dead letters, job records, usage events and
+webhook bodies in serialisation mode (what a consumer receives).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from schemas.batches import BatchCompleted, BatchItemDone, BatchSubmitted
 from schemas.events import DeadLetter, ImageCompleted, ImageFailed, ImageRequested
 from schemas.jobs import JobRecord
 from schemas.ledger import UsageEvent
+from schemas.webhooks import ArtworkWebhook, BatchWebhook, JobsWebhook, NativeWebhook
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -31,6 +32,11 @@ EXPORTS: dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]
     "batch.submitted": (BatchSubmitted, "validation"),
     "batch.item": (BatchItemDone, "serialization"),
     "batch.completed": (BatchCompleted, "serialization"),
+    # Webhook bodies, by `webhook_format` (docs/webhooks.md).
+    "webhook.native": (NativeWebhook, "serialization"),
+    "webhook.batch": (BatchWebhook, "serialization"),
+    "webhook.jobs": (JobsWebhook, "serialization"),
+    "webhook.artworks": (ArtworkWebhook, "serialization"),
 }
 
 

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import jsonschema
 import pytest
 
 from schemas.errors import ErrorCode
 from schemas.events import ErrorInfo, ImageRequested, OutputInfo
+from schemas.export import JSON_DIR
 from schemas.webhooks import DeliveryTask, WebhookFormat
 from streams.config.settings import Settings, WebhookSettings
 from streams.net.headers import retry_after_s
@@ -194,3 +196,21 @@ async def test_a_batch_webhook_is_planned_once_with_the_completed_event() -> Non
     assert body["data"]["counts"]["succeeded"] == 2
     # The same event again (a replay) plans nothing.
     assert await hooks.plan_batch(event.model_dump_json().encode()) is None
+
+
+@pytest.mark.parametrize("succeeded", [True, False])
+@pytest.mark.parametrize(
+    ("kind", "schema"),
+    [
+        (WebhookFormat.NATIVE, "webhook.native"),
+        (WebhookFormat.JOBS, "webhook.jobs"),
+        (WebhookFormat.ARTWORKS, "webhook.artworks"),
+    ],
+)
+def test_every_body_validates_against_its_published_schema(
+    kind: WebhookFormat, schema: str, succeeded: bool
+) -> None:
+    record, task = record_and_task(kind, succeeded=succeeded)
+    body = json.loads(notifier().payloads.body(task, record))
+    document = json.loads((JSON_DIR / f"{schema}.schema.json").read_text())
+    jsonschema.Draft202012Validator(document).validate(body)
