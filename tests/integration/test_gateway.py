@@ -274,8 +274,9 @@ async def test_estimates_count_what_waits_and_cancel_before_start(
             for _ in range(3):
                 await client.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})
             job = (await client.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})).json()
-            # Four requests waiting (read back from the requests topic), then this one, at
-            # the assumed 2 s an image while no result has been seen: 10 s.
+            # Four requests waiting (read back from the requests topic): a job submitted
+            # now waits behind them and then takes its own time, at the assumed 2 s an
+            # image while no result has been seen: 2 + 4 × 2 = 10 s.
             await poll(client, f"/v1/jobs/{job['id']}", "estimated_completion_s", {10.0})
             canceled = await client.delete(f"/v1/jobs/{job['id']}")
             assert canceled.status_code == 200, canceled.text
