@@ -422,6 +422,33 @@ async def test_account_page_shows_plan_usage_and_manages_keys(
     assert console.errors == []
 
 
+async def test_no_page_scrolls_sideways_at_390_px(browser: Browser, api: RunningGateway) -> None:
+    await submit_batch(api, "narrow-1", 2, broken=1)
+    _, key = await new_account(api, "per-usage", credits=50)
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer(key), timeout=90) as client:
+        for name in ("a rather long key name for a narrow screen", "ci"):
+            created = await client.post("/v1/keys", json={"name": name})
+            assert created.status_code in (200, 201), created.text
+    for view, key_of, ready in (
+        ("try", DEV_KEY, "#drop"),
+        ("batches", DEV_KEY, "tr[data-batch='narrow-1']"),
+        ("account", key, "#keys-table tbody tr"),
+    ):
+        console = await open_console(browser, api, key=key_of, width=390, view=view)
+        await console.page.wait_for_selector(ready, timeout=120_000)
+        overflow = await console.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the {view} page scrolls sideways by {overflow} px at 390 px"
+        # Nor does a table hide columns in a box that scrolls (Revoke, Failed, Results).
+        hidden = await console.page.evaluate(
+            """() => [...document.querySelectorAll(".view:not([hidden]) .table-wrap")]
+                .map((box) => box.scrollWidth - box.clientWidth)"""
+        )
+        assert all(width <= 1 for width in hidden), f"{view}: a table is {hidden} px too wide"
+        assert console.errors == []
+
+
 async def test_screenshots_at_1440_and_390(
     browser: Browser, api: RunningGateway, tmp_path: Path
 ) -> None:
