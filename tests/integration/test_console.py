@@ -226,6 +226,17 @@ async def test_options_change_the_curl_command_and_the_result(
     assert console.errors == []
 
 
+async def test_the_run_button_is_in_view_without_scrolling_at_1440_by_900(
+    browser: Browser, api: RunningGateway
+) -> None:
+    console = await open_console(browser, api, width=1440)
+    box = await console.page.locator("#run").bounding_box()
+    assert box is not None
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= 900, box  # the viewport's height
+    assert console.errors == []
+
+
 async def test_the_model_menu_offers_only_installed_models(
     browser: Browser, api: RunningGateway
 ) -> None:
@@ -472,6 +483,8 @@ async def test_screenshots_at_1440_and_390(
         )
         assert overflow <= 0, f"the page scrolls sideways at {width} px"
         path = folder / f"console-try-{width}.jpg"
+        # Scrolled to the end, the sticky run button rests in its place in the full page.
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         await page.screenshot(path=str(path), full_page=True, type="jpeg", quality=85)
         shot = Image.open(path)
         assert shot.width == width
