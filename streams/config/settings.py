@@ -3,7 +3,8 @@
 Every field is read from the environment with the prefix ``CUTSTREAM_``; nested groups use
 a double underscore: ``CUTSTREAM_KAFKA__BOOTSTRAP_SERVERS``, ``CUTSTREAM_S3__SECRET_KEY``.
 A ``.env`` file in the working directory is read too. ``docs/configuration.md`` is
-generated from this module (``make docs``); the groups are in streams/config/groups.py.
+generated from this module (``make docs``); the groups are in streams/config/
+(groups.py, models.py, stack.py, …).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streams.config.batches import BatchSettings
 from streams.config.groups import (
     AccessSettings,
-    CustomModel,
     GatewaySettings,
     Group,
     KafkaSettings,
     LimitSettings,
-    ModelSettings,
     OutputSettings,
     RuntimeSettings,
     S3Settings,
@@ -34,6 +33,7 @@ from streams.config.groups import (
     WorkerSettings,
 )
 from streams.config.metering import MeteringSettings
+from streams.config.models import CustomModel, ModelSettings
 from streams.config.stack import StackSettings
 from streams.config.topics import TopicSettings
 

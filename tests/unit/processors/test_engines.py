@@ -13,7 +13,7 @@ from processors.exceptions import RuntimeUnavailableError
 from processors.segmenters import KNOWN_MODELS, Machine, ModelRegistry, RuntimeOptions, plan
 from processors.segmenters.engines import OnnxRuntimeEngine, OpenVinoEngine, open_engine
 from schemas.options import RemovalOptions
-from streams.config.groups import CustomModel
+from streams.config.models import CustomModel
 from streams.imaging.build import custom_spec
 from tests.golden import golden_path, shrink_alpha
 from tests.images import PHOTOS, photo_jpeg
