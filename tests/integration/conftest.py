@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from schemas.ledger import Plan, Show
 from streams.config.settings import Settings
@@ -218,3 +220,16 @@ def api(
     gateway.stop()
     for process in [gateway.process, *workers]:
         print(f"--- {process.name} ---\n{process.log_tail(20)}")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("chromium is not installed (`make test` installs Debian's chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield launched
+        await launched.close()

@@ -9,98 +9,29 @@ folder and checks the layout at both widths all the same.
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import os
-import shutil
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
-from playwright.async_api import Browser, FilePayload, Page, async_playwright
+from PIL import Image
+from playwright.async_api import Browser
 
-from processors.segmenters.catalog import KNOWN_MODELS
-from streams.storage.s3 import S3ObjectStore
 from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP
+from tests.integration.console import (
+    NETWORK_ERROR,
+    drop_file,
+    file_payload,
+    open_console,
+    run_and_download,
+    submit_batch,
+)
 from tests.integration.gateway_helpers import DEV_KEY, RunningGateway, bearer, new_account
-from tests.integration.test_batches import jsonl_source
 
 pytestmark = pytest.mark.integration
-
-NETWORK_ERROR = "Failed to load resource"
-"""Chromium's console line for an HTTP error answer (expected where a test provokes one)."""
-
-
-@dataclass
-class Console:
-    page: Page
-    errors: list[str] = field(default_factory=list)
-
-    def unexpected_errors(self, *allowed: str) -> list[str]:
-        return [e for e in self.errors if not any(text in e for text in allowed)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("chromium is not installed (`make test` installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        yield launched
-        await launched.close()
-
-
-async def open_console(
-    browser: Browser, api: RunningGateway, key: str = DEV_KEY, width: int = 1440, view: str = ""
-) -> Console:
-    context = await browser.new_context(
-        viewport={"width": width, "height": 900}, accept_downloads=True
-    )
-    page = await context.new_page()
-    console = Console(page)
-    page.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console.errors.append(str(e)))
-    await page.goto(f"{api.url}/{'#' + view if view else ''}")
-    await page.fill("#api-key", key)
-    await page.click("#key-form button[type=submit]")
-    return console
-
-
-async def drop_file(page: Page, data: bytes, name: str, mime: str) -> None:
-    """Drop a file on the drop zone as a drag and drop from the desktop does."""
-    await page.evaluate(
-        """([b64, name, mime]) => {
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name, { type: mime }));
-            const zone = document.getElementById("drop");
-            const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
-            zone.dispatchEvent(new DragEvent("dragover", init));
-            zone.dispatchEvent(new DragEvent("drop", init));
-        }""",
-        [base64.b64encode(data).decode(), name, mime],
-    )
-
-
-def file_payload(name: str, mime: str, data: bytes) -> FilePayload:
-    return {"name": name, "mimeType": mime, "buffer": data}
-
-
-async def run_and_download(page: Page) -> bytes:
-    await page.click("#run")
-    await page.wait_for_selector("#compare", state="visible", timeout=90_000)
-    async with page.expect_download() as downloading:
-        await page.click("#download")
-    download = await downloading.value
-    return await asyncio.to_thread(Path(await download.path()).read_bytes)
 
 
 async def test_a_dropped_photo_becomes_a_downloadable_cutout(
@@ -125,66 +56,6 @@ async def test_a_dropped_photo_becomes_a_downloadable_cutout(
     await page.fill("#slider", "20")
     clip = await page.evaluate("document.getElementById('after').style.clipPath")
     assert clip == "inset(0px 80% 0px 0px)"
-    assert console.errors == []
-
-
-CHECKER = np.array([[255, 255, 255], [0xD9, 0xDD, 0xE3]])
-
-
-async def stage_pixels(page: Page, size: tuple[int, int]) -> np.ndarray:
-    """What the result area shows, as an RGB array of the picture's own size."""
-    shot = Image.open(io.BytesIO(await page.locator("#after").screenshot())).convert("RGB")
-    return np.asarray(shot.resize(size, Image.Resampling.NEAREST)).astype(int)
-
-
-async def test_the_cutout_shows_the_checkerboard_where_it_is_transparent(
-    browser: Browser, api: RunningGateway
-) -> None:
-    console = await open_console(browser, api)
-    page = console.page
-    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
-    data = await run_and_download(page)
-    alpha = alpha_of(data)
-    photo = np.asarray(Image.open(io.BytesIO(CUP)).convert("RGB")).astype(int)
-    # Transparent in the cutout, and in the photo nothing like either checker square.
-    away = np.abs(photo[:, :, None, :] - CHECKER[None, None]).sum(axis=3).min(axis=2) > 60
-    clear = np.asarray(Image.fromarray(alpha).filter(ImageFilter.MaxFilter(11))) == 0
-    spots = np.argwhere(clear & away)  # 5 px from any subject pixel: scaling cannot reach
-    assert len(spots) > 1000
-    await page.fill("#slider", "100")  # all result
-    shown = await stage_pixels(page, (600, 400))
-    near_checker = np.abs(shown[:, :, None, :] - CHECKER[None, None]).sum(axis=3).min(axis=2)
-    assert (near_checker[spots[:, 0], spots[:, 1]] <= 6).mean() > 0.98
-    await page.fill("#slider", "0")  # all original, in the same place
-    shown = await stage_pixels(page, (600, 400))
-    assert np.abs(shown - photo)[spots[:, 0], spots[:, 1]].mean() < 12
-    assert console.errors == []
-
-
-async def test_an_error_after_a_result_hides_the_result(
-    browser: Browser, api: RunningGateway
-) -> None:
-    console = await open_console(browser, api)
-    page = console.page
-    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
-    await run_and_download(page)
-    await page.set_input_files("#file", files=[file_payload("notes.txt", "text/plain", b"hello")])
-    await page.click("#run")
-    await page.wait_for_selector("#error", state="visible")
-    assert await page.is_hidden("#compare")
-    assert await page.is_hidden("#download")
-    assert console.unexpected_errors(NETWORK_ERROR) == []
-
-
-async def test_a_cropped_result_is_shown_alone(browser: Browser, api: RunningGateway) -> None:
-    console = await open_console(browser, api)
-    page = console.page
-    await drop_file(page, CUP, "cup.jpg", "image/jpeg")
-    await page.check("#crop")
-    await run_and_download(page)
-    assert await page.is_visible("#result-alone")
-    assert await page.is_hidden("#before")
-    assert await page.is_hidden("#slider")
     assert console.errors == []
 
 
@@ -223,38 +94,6 @@ async def test_options_change_the_curl_command_and_the_result(
     assert picture.size == (512, 341)
     assert alpha_of(data).min() == 255  # a colour background: opaque
     assert picture.getpixel((2, 2)) == (255, 136, 0, 255)
-    assert console.errors == []
-
-
-async def test_the_run_button_is_in_view_without_scrolling_at_1440_by_900(
-    browser: Browser, api: RunningGateway
-) -> None:
-    console = await open_console(browser, api, width=1440)
-    box = await console.page.locator("#run").bounding_box()
-    assert box is not None
-    assert box["y"] >= 0, box
-    assert box["y"] + box["height"] <= 900, box  # the viewport's height
-    assert console.errors == []
-
-
-async def test_the_model_menu_offers_only_installed_models(
-    browser: Browser, api: RunningGateway
-) -> None:
-    console = await open_console(browser, api)
-    page = console.page
-    await page.wait_for_function("document.querySelectorAll('#model option').length > 1")
-    options = await page.eval_on_selector_all(
-        "#model option", "(all) => all.map((o) => [o.value, o.textContent])"
-    )
-    default = api.settings.models.default
-    assert options[0] == ["", f"the default ({default})"]
-    installed = {
-        name
-        for name, spec in KNOWN_MODELS.items()
-        if (api.settings.models.dir / spec.file).is_file() and name != default
-    }
-    assert {value for value, _ in options[1:]} == installed
-    assert "bria-rmbg" not in {value for value, _ in options}
     assert console.errors == []
 
 
@@ -334,26 +173,6 @@ async def test_the_api_reference_loads_nothing_from_elsewhere_and_breaks_no_poli
     assert [e for e in errors if "cdn.redoc.ly" not in e] == []
 
 
-async def submit_batch(api: RunningGateway, batch_id: str, photos: int, broken: int) -> None:
-    """A batch of ``photos`` copies of a 600x400 photo and ``broken`` missing inputs."""
-    settings = api.settings
-    store = S3ObjectStore(settings)
-    bucket = settings.s3.input_bucket
-    folder = f"uploads/default/{batch_id}"
-    lines = []
-    for index in range(photos):
-        store.put(bucket, f"{folder}/p{index}.jpg", CUP, "image/jpeg")
-        lines.append({"id": f"p{index}", "input": f"{folder}/p{index}.jpg"})
-    lines += [{"id": f"gone{i}", "input": f"{folder}/missing{i}.jpg"} for i in range(broken)]
-    body = {
-        "batch_id": batch_id,
-        "source": jsonl_source(store, bucket, f"{folder}/items.jsonl", lines),
-    }
-    async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
-        created = await client.post("/v1/batches", json=body)
-        assert created.status_code == 202, created.text
-
-
 async def test_batches_page_follows_a_running_batch(browser: Browser, api: RunningGateway) -> None:
     await submit_batch(api, "console-1", 24, broken=1)
     console = await open_console(browser, api, view="batches")
@@ -431,33 +250,6 @@ async def test_account_page_shows_plan_usage_and_manages_keys(
         assert (theirs.status_code, error["code"]) == (404, "not_found")
         assert error["message"] == f"no API key {key_id}"  # no other code, no store path
     assert console.errors == []
-
-
-async def test_no_page_scrolls_sideways_at_390_px(browser: Browser, api: RunningGateway) -> None:
-    await submit_batch(api, "narrow-1", 2, broken=1)
-    _, key = await new_account(api, "per-usage", credits=50)
-    async with httpx.AsyncClient(base_url=api.url, headers=bearer(key), timeout=90) as client:
-        for name in ("a rather long key name for a narrow screen", "ci"):
-            created = await client.post("/v1/keys", json={"name": name})
-            assert created.status_code in (200, 201), created.text
-    for view, key_of, ready in (
-        ("try", DEV_KEY, "#drop"),
-        ("batches", DEV_KEY, "tr[data-batch='narrow-1']"),
-        ("account", key, "#keys-table tbody tr"),
-    ):
-        console = await open_console(browser, api, key=key_of, width=390, view=view)
-        await console.page.wait_for_selector(ready, timeout=120_000)
-        overflow = await console.page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"the {view} page scrolls sideways by {overflow} px at 390 px"
-        # Nor does a table hide columns in a box that scrolls (Revoke, Failed, Results).
-        hidden = await console.page.evaluate(
-            """() => [...document.querySelectorAll(".view:not([hidden]) .table-wrap")]
-                .map((box) => box.scrollWidth - box.clientWidth)"""
-        )
-        assert all(width <= 1 for width in hidden), f"{view}: a table is {hidden} px too wide"
-        assert console.errors == []
 
 
 async def test_screenshots_at_1440_and_390(
