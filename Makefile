@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 TOOLS := .tools
+NODE_MODULES := $(TOOLS)/node/node_modules
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
@@ -38,10 +39,13 @@ kcat: ## Debian's kcat, for the test that walks through producing from other lan
 		|| (apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null) \
 		|| echo "warning: could not install kcat (apt-get install kcat); its test will fail"
 
-node: ## Node.js, for the test that runs the webhook docs' by-hand verify as written
-	@command -v node >/dev/null || apt-get install -y -q nodejs >/dev/null 2>&1 \
-		|| (apt-get update -q >/dev/null && apt-get install -y -q nodejs >/dev/null) \
-		|| echo "warning: could not install node (apt-get install nodejs); its test will fail"
+node: ## Node.js, npm and ajv, for the tests that run the docs' Node snippets as written
+	@command -v node >/dev/null && command -v npm >/dev/null || apt-get install -y -q nodejs npm >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q nodejs npm >/dev/null) \
+		|| echo "warning: could not install node and npm (apt-get install nodejs npm); their tests will fail"
+	@test -d $(NODE_MODULES)/ajv-formats || npm install --prefix $(TOOLS)/node --no-save --no-package-lock \
+		--no-audit --no-fund --silent ajv@8.17.1 ajv-formats@3.0.1 \
+		|| echo "warning: could not install ajv from npm; the schema test in Node will fail"
 
 chromium: ## Debian's chromium, for the console's browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \

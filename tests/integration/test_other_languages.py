@@ -1,5 +1,6 @@
 """The "producing from other languages" walk-through of docs/events.md, run as written:
-Debian's kcat (with a librdkafka 2.x) and the AWS CLI against the real stack and worker."""
+Debian's kcat (with a librdkafka 2.x) and the AWS CLI against the real stack and worker,
+and the documented ajv snippet (Node) on every schema and on the events of that request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import pytest
@@ -22,6 +24,9 @@ from tests.integration.conftest import WorkerFactory
 from tests.integration.gateway_helpers import image_of
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_MODULES = ROOT / ".tools" / "node" / "node_modules"  # `make node` installs ajv there
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +117,48 @@ async def test_kcat_and_the_aws_cli_drive_a_request_end_to_end(
     target = tmp_path / "cutout.png"
     aws(settings, "s3", "cp", f"s3://{output['bucket']}/{output['key']}", str(target))
     assert image_of(target.read_bytes()).size == (output["width"], output["height"])
+
+    misspelt = json.loads(json.dumps(request))
+    misspelt["payload"]["options"]["bgcolor"] = "white"
+    report = ajv_errors(
+        tmp_path,
+        [("image.requested", request), ("image.completed", result), ("image.requested", misspelt)],
+    )
+    assert report[:2] == [None, None]
+    assert [error["params"] for error in report[2]] == [{"additionalProperty": "bgcolor"}]
+
+
+def ajv_errors(tmp_path: Path, documents: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Runs docs/events.md's ajv snippet as written (in a folder holding the repository's
+    `schemas/` and the installed `node_modules`), compiles every schema with the same
+    strict instance, and validates each document against its named schema: ajv's errors for
+    each document, or None where it is valid."""
+    node = shutil.which("node")
+    assert node, "node is missing: `make test` installs it (apt-get install nodejs npm)"
+    assert (NODE_MODULES / "ajv-formats").is_dir(), "ajv is missing: `make node` installs it"
+    snippet = (ROOT / "docs" / "events.md").read_text().split("```js\n", 1)[1].split("```")[0]
+    here = tmp_path / "ajv"
+    here.mkdir()
+    (here / "node_modules").symlink_to(NODE_MODULES)
+    (here / "schemas").symlink_to(ROOT / "schemas")
+    check = f"""
+const compiled = {{"image.requested": validate}};
+for (const file of fs.readdirSync("schemas/json")) {{
+  const name = file.replace(".schema.json", "");
+  const schema = JSON.parse(fs.readFileSync(`schemas/json/${{file}}`, "utf8"));
+  compiled[name] ??= ajv.compile(schema);
+}}
+const report = {json.dumps(documents)}.map(([name, document]) =>
+  compiled[name](document) ? null : compiled[name].errors);
+console.log(JSON.stringify(report));
+"""
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", snippet + check],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr  # strict mode throws on a schema it refuses
+    report: list[Any] = json.loads(done.stdout)
+    return report

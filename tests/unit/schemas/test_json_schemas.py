@@ -92,38 +92,9 @@ def test_a_future_major_is_outside_the_request_schema() -> None:
         jsonschema.validate(event, schema_of("image.requested"))
 
 
-def _undeclared_required(node: Any, declared: frozenset[str], path: str) -> list[str]:
-    """Names a schema requires without declaring them in its own or an enclosing
-    schema's `properties` — what ajv's strict mode (strictRequired) refuses."""
-    if isinstance(node, list):
-        return [
-            problem
-            for index, item in enumerate(node)
-            for problem in _undeclared_required(item, declared, f"{path}/{index}")
-        ]
-    if not isinstance(node, dict):
-        return []
-    if "$defs" in node:  # definitions start afresh: they are used from elsewhere
-        found = [
-            problem
-            for name, definition in node["$defs"].items()
-            for problem in _undeclared_required(definition, frozenset(), f"{path}/$defs/{name}")
-        ]
-        node = {key: value for key, value in node.items() if key != "$defs"}
-        return found + _undeclared_required(node, declared, path)
-    here = declared | frozenset(node.get("properties", {}))
-    found = [f"{path}: {name}" for name in node.get("required", []) if name not in here]
-    for key, value in node.items():
-        if key in ("properties", "patternProperties"):
-            for name, child in value.items():
-                found += _undeclared_required(child, frozenset(), f"{path}/{key}/{name}")
-        elif key not in ("required", "enum", "const", "default", "examples"):
-            found += _undeclared_required(value, here, f"{path}/{key}")
-    return found
-
-
 @pytest.mark.parametrize("filename", sorted(schemas()))
-def test_schemas_pass_strict_validators(filename: str) -> None:
+def test_schemas_say_their_draft(filename: str) -> None:
+    """ajv needs its 2020 build for these (docs/events.md); strict mode itself is checked by
+    running the documented snippet in Node (tests/integration/test_other_languages.py)."""
     schema = json.loads((JSON_DIR / filename).read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert _undeclared_required(schema, frozenset(), "#") == []
