@@ -54,10 +54,11 @@ def _print_endpoints(
     out.print(table)
     cutstream = _command_name()
     out.print(f"Press Ctrl-C to stop. In another shell: [bold]{cutstream} submit IMAGE -o out/[/]")
-    if workers:
+    if workers and settings.gateway.console:
+        link = console_link(settings, gateway_url)
+        out.print(f"Console: {link}", soft_wrap=True, highlight=False)
         out.print(
-            f"Console: {gateway_url}/ · API docs: {gateway_url}/docs — create a key with "
-            f"[bold]{cutstream} keys create[/]"
+            f"API docs: {gateway_url}/docs — keys for clients: [bold]{cutstream} keys create[/]"
         )
     if workers and DEV_WEBHOOK_SECRET in settings.webhooks.secrets:
         out.print(
@@ -71,6 +72,31 @@ def _print_endpoints(
         f"Logs: {logs}/" + ("" if verbose else " ([bold]up --verbose[/] shows the services' here)"),
         soft_wrap=True,
     )
+
+
+CONSOLE_KEY_NAME = "console (cutstream up)"
+
+
+def console_link(settings: Settings, gateway_url: str) -> str:
+    """The console's address carrying an API key of the account ``default`` in its
+    fragment (never sent to the server; the page keeps it for the tab and drops it from
+    the address bar), so the first photo needs no key from the CLI. The key is made once
+    and kept in ``<state_dir>/console.key`` (mode 0600); revoked, the next ``up`` makes a
+    new one. Without a ``default`` account (metering on, removed from
+    ``metering.accounts``), the plain address."""
+    from streams.storage.apikeys import KeyStore
+    from streams.storage.s3 import S3ObjectStore
+
+    if settings.metering.enabled and "default" not in settings.metering.accounts:
+        return f"{gateway_url}/"
+    keys = KeyStore(S3ObjectStore(settings), settings.s3.jobs_bucket)
+    kept = settings.state_dir / "console.key"
+    key = kept.read_text().strip() if kept.exists() else ""
+    if not key or keys.account_now(key) != "default":
+        key, _ = keys.create("default", CONSOLE_KEY_NAME)
+        kept.touch(mode=0o600)
+        kept.write_text(key)
+    return f"{gateway_url}/#key={key}"
 
 
 def _command_name() -> str:

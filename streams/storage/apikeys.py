@@ -43,6 +43,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _holder(record: ApiKeyRecord | None, key: str) -> str | None:
+    if record is None or record.revoked_at is not None:
+        return None
+    return record.account if hmac.compare_digest(record.sha256, _digest(key)) else None
+
+
 class KeyStore:
     """API key records in the object store, with a short cache for lookups."""
 
@@ -86,12 +92,13 @@ class KeyStore:
         """The account a presented key belongs to, or ``None`` (unknown, malformed or
         revoked). Comparison is constant-time."""
         match = _FORMAT.match(key)
-        if match is None:
-            return None
-        record = await self._cached(match.group(1))
-        if record is None or record.revoked_at is not None:
-            return None
-        return record.account if hmac.compare_digest(record.sha256, _digest(key)) else None
+        return None if match is None else _holder(await self._cached(match.group(1)), key)
+
+    def account_now(self, key: str) -> str | None:
+        """:meth:`account_for` read from the store, not the cache, for callers that are not
+        async (``cutstream up``'s console key)."""
+        match = _FORMAT.match(key)
+        return None if match is None else _holder(self._get(match.group(1)), key)
 
     async def _cached(self, key_id: str) -> ApiKeyRecord | None:
         hit = self._cache.get(key_id)

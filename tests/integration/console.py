@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Browser, FilePayload, Page
+from playwright.async_api import Browser, FilePayload, Page, Route
 
 from streams.storage.s3 import S3ObjectStore
 from tests.integration.conftest import CUP
@@ -30,17 +30,37 @@ class Console:
         return [e for e in self.errors if not any(text in e for text in allowed)]
 
 
+SHOWN_ORIGIN = "http://127.0.0.1:8080"
+"""The gateway's default address: the screenshots show it (in the curl command, say), not
+the test gateway's port."""
+
+
 async def open_console(
-    browser: Browser, api: RunningGateway, key: str = DEV_KEY, width: int = 1440, view: str = ""
+    browser: Browser,
+    api: RunningGateway,
+    key: str = DEV_KEY,
+    width: int = 1440,
+    view: str = "",
+    shown_origin: str | None = None,
 ) -> Console:
+    """The console in a new browser context. With ``shown_origin``, the page is opened at
+    that address and every request to it is answered by the test gateway."""
     context = await browser.new_context(
         viewport={"width": width, "height": 900}, accept_downloads=True
     )
+    origin = shown_origin or api.url
+    if shown_origin is not None:
+
+        async def forward(route: Route) -> None:
+            url = api.url + route.request.url.removeprefix(shown_origin)
+            await route.fulfill(response=await route.fetch(url=url))
+
+        await context.route(f"{shown_origin}/**", forward)
     page = await context.new_page()
     console = Console(page)
     page.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: console.errors.append(str(e)))
-    await page.goto(f"{api.url}/{'#' + view if view else ''}")
+    await page.goto(f"{origin}/{'#' + view if view else ''}")
     await page.fill("#api-key", key)
     await page.click("#key-form button[type=submit]")
     return console

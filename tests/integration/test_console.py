@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from tests.images import alpha_of, photo_jpeg
 from tests.integration.conftest import CUP
 from tests.integration.console import (
     NETWORK_ERROR,
+    SHOWN_ORIGIN,
     drop_file,
     file_payload,
     open_console,
@@ -175,7 +177,7 @@ async def test_the_api_reference_loads_nothing_from_elsewhere_and_breaks_no_poli
 
 async def test_batches_page_follows_a_running_batch(browser: Browser, api: RunningGateway) -> None:
     await submit_batch(api, "console-1", 24, broken=1)
-    console = await open_console(browser, api, view="batches")
+    console = await open_console(browser, api, view="batches", shown_origin=SHOWN_ORIGIN)
     page = console.page
     bar = "tr[data-batch='console-1'] progress"
     await page.wait_for_selector(bar)
@@ -222,6 +224,9 @@ async def test_account_page_shows_plan_usage_and_manages_keys(
     assert facts["Credits left"] == "6"  # 7, one request charged
     assert "1 request and 1 credit in 30 days" in await page.inner_text("#usage-caption")
     assert await page.locator("#usage-chart rect").count() == 30
+    axes = [await page.inner_text(f"#{name}") for name in ("usage-peak", "usage-from")]
+    first_day = (datetime.now(UTC).date() - timedelta(days=29)).isoformat()
+    assert axes == ["1", first_day]  # the y axis reads 0 to the busiest day; x from day 1
     assert "minute" in await page.inner_text("#limits-table")
 
     await page.fill("#new-key-name", "console test")
@@ -258,12 +263,13 @@ async def test_screenshots_at_1440_and_390(
     folder = Path(os.environ.get("CUTSTREAM_SCREENSHOTS") or tmp_path)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     for width in (1440, 390):
-        console = await open_console(browser, api, width=width)
+        console = await open_console(browser, api, width=width, shown_origin=SHOWN_ORIGIN)
         page = console.page
         await page.set_input_files(
             "#file",
             files=[file_payload("astronaut.jpg", "image/jpeg", photo_jpeg("astronaut"))],
         )
+        assert f"curl -s {SHOWN_ORIGIN}/v1/remove-background" in await page.inner_text("#curl")
         await page.check("input[name=bg][value=color]")
         await page.fill("#bg-color", "#dfe9f7")
         await page.check("#shadow")
@@ -284,7 +290,7 @@ async def test_screenshots_at_1440_and_390(
         assert console.errors == []
     # A finished batch and a metered account, for the other two pages' pictures.
     await submit_batch(api, "catalog-demo", 6, broken=1)
-    console = await open_console(browser, api, view="batches")
+    console = await open_console(browser, api, view="batches", shown_origin=SHOWN_ORIGIN)
     await console.page.wait_for_function(
         "() => document.querySelector(\"tr[data-batch='catalog-demo'] a\") !== null",
         timeout=120_000,
@@ -294,7 +300,7 @@ async def test_screenshots_at_1440_and_390(
     async with httpx.AsyncClient(base_url=api.url, headers=bearer(key), timeout=90) as client:
         done = await client.post("/v1/remove-background", files={"image": ("cup.jpg", CUP)})
         assert done.status_code == 200, done.text
-    console = await open_console(browser, api, key=key, view="account")
+    console = await open_console(browser, api, key=key, view="account", shown_origin=SHOWN_ORIGIN)
     await console.page.wait_for_selector("#keys-table tbody tr")
     await console.page.screenshot(path=str(folder / "console-account-1440.png"), full_page=True)
     assert console.errors == []

@@ -6,6 +6,7 @@ the session's gateway, worker and batch service."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -14,6 +15,7 @@ from PIL import Image, ImageFilter
 from playwright.async_api import Browser, Page
 
 from processors.segmenters.catalog import KNOWN_MODELS
+from streams.cli.services import CONSOLE_KEY_NAME, console_link
 from tests.images import alpha_of
 from tests.integration.conftest import CUP
 from tests.integration.console import (
@@ -146,3 +148,31 @@ async def test_no_page_scrolls_sideways_at_390_px(browser: Browser, api: Running
         )
         assert all(width <= 1 for width in hidden), f"{view}: a table is {hidden} px too wide"
         assert console.errors == []
+
+
+async def test_the_link_that_up_prints_runs_a_sample_photo_with_no_key_typed(
+    browser: Browser, api: RunningGateway, tmp_path: Path
+) -> None:
+    settings = api.settings.model_copy(update={"state_dir": tmp_path})
+    link = console_link(settings, api.url)
+    assert link.startswith(f"{api.url}/#key=csk_")
+    assert console_link(settings, api.url) == link  # kept: one key, not one per start
+    assert (tmp_path / "console.key").stat().st_mode & 0o077 == 0
+
+    page = await (await browser.new_context(viewport={"width": 1440, "height": 900})).new_page()
+    await page.goto(link)
+    assert page.url == f"{api.url}/#try"  # the key left the address bar
+    assert await page.text_content("#key-state") == "key set for this tab"
+    await page.click("[data-sample=coffee]")  # a picked photo runs at once: no Run click
+    await page.wait_for_selector("#compare", state="visible", timeout=90_000)
+    shown = await page.evaluate("[...document.images].find((i) => i.id === 'after').naturalWidth")
+    assert shown == 600
+    assert await page.text_content("#stat-dims") == "600 × 400 px"
+
+    key = link.split("#key=", 1)[1]
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        mine = (await client.get("/v1/keys", headers=bearer(key))).json()
+        (record,) = [k for k in mine if k["name"] == CONSOLE_KEY_NAME]
+        revoked = await client.delete(f"/v1/keys/{record['id']}", headers=bearer(key))
+        assert revoked.status_code == 200
+    assert console_link(settings, api.url) != link  # revoked: the next start makes a new one

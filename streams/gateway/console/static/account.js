@@ -24,6 +24,15 @@ function drawUsage(daily) {
   const byDay = Object.fromEntries(daily.map((d) => [d.day, d]));
   const peak = Math.max(1, ...daily.map((d) => d.requests));
   const width = 600 / days.length;
+  // The axes: 0 to the busiest day's count, the first day to today; a line at the peak.
+  $("usage-peak").textContent = String(peak);
+  $("usage-from").textContent = days[0];
+  const top = document.createElementNS(SVG, "line");
+  for (const [name, value] of [["x1", 0], ["x2", 600], ["y1", 10], ["y2", 10]]) {
+    top.setAttribute(name, String(value));
+  }
+  top.setAttribute("vector-effect", "non-scaling-stroke");
+  svg.append(top);
   days.forEach((day, index) => {
     const requests = byDay[day] ? byDay[day].requests : 0;
     const height = (requests / peak) * 150;

@@ -7,7 +7,18 @@ import { loadBatches, stopBatches } from "./batches.js";
 import { initTry } from "./try.js";
 
 function showKeyState() {
-  $("key-state").textContent = apiKey() ? "key set for this tab" : "no key yet";
+  $("key-state").textContent = apiKey()
+    ? "key set for this tab"
+    : "no key yet: open the console link that cutstream up prints, or paste a key";
+}
+
+// `cutstream up` prints the console's address with a key in its fragment (#key=…), which
+// never reaches the server: kept for this tab, then dropped from the address bar.
+function takeKeyFromAddress() {
+  if (!location.hash.startsWith("#key=")) return;
+  const key = decodeURIComponent(location.hash.slice("#key=".length));
+  if (key) setApiKey(key);
+  history.replaceState(null, "", location.pathname + location.search + "#try");
 }
 
 $("key-form").addEventListener("submit", (event) => {
@@ -48,6 +59,7 @@ window.addEventListener("hashchange", () => {
   $("main").focus();
 });
 
+takeKeyFromAddress();
 showKeyState();
 initTry();
 refreshView();

@@ -1,7 +1,7 @@
 // The try-it page: one photo through POST /v1/remove-background, the result beside the
 // original, and the curl command for the same request.
 
-import { $, api } from "./api.js";
+import { $, api, apiKey } from "./api.js";
 
 const EXTENSIONS = { png: "png", webp: "webp", jpg: "jpg" };
 
@@ -20,6 +20,17 @@ function pick(file) {
   $("thumb").hidden = false;
   $("drop-label").textContent = file.name + " — drop or choose another";
   renderCurl();
+  // As the hosted tools do: a picked photo runs at once with the options as they stand
+  // (changed options run again with the button).
+  if (apiKey() && !$("run").disabled) $("try-form").requestSubmit();
+}
+
+for (const button of document.querySelectorAll("[data-sample]")) {
+  button.addEventListener("click", async () => {
+    const name = button.dataset.sample + ".jpg";
+    const response = await fetch("/console/samples/" + name);
+    pick(new File([await response.blob()], name, { type: "image/jpeg" }));
+  });
 }
 
 const drop = $("drop");
