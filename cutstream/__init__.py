@@ -32,8 +32,10 @@ from schemas.events import (
     OutputInfo,
     ResultEvent,
 )
+from schemas.geometry import Anchor
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import Channels, OutputFormat, RemovalOptions, SizePreset
+from schemas.presets import Preset
 from schemas.refs import S3Object, UrlInput
 from schemas.webhooks import ArtworkWebhook, JobsWebhook, NativeWebhook, WebhookFormat
 from streams.client import Client, Outcome
@@ -46,6 +48,7 @@ from streams.notifier.signing import WebhookVerificationError, generate_secret, 
 __all__ = [
     "RESULT_EVENTS",
     "SCHEMA_VERSION",
+    "Anchor",
     "ArtworkWebhook",
     "Channels",
     "Client",
@@ -67,6 +70,7 @@ __all__ = [
     "Outcome",
     "OutputFormat",
     "OutputInfo",
+    "Preset",
     "QueueUnavailableError",
     "RemovalOptions",
     "ResultEvent",

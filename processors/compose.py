@@ -14,15 +14,8 @@ from PIL import Image, ImageChops, ImageFilter
 
 from processors.exceptions import UnusableOptionsError
 from schemas.colors import RGBA
-from schemas.options import (
-    BackgroundFit,
-    BackgroundPosition,
-    Channels,
-    Margin,
-    Quality,
-    RemovalOptions,
-    SizePreset,
-)
+from schemas.geometry import Anchor, Length, Roi
+from schemas.options import BackgroundFit, Channels, Quality, RemovalOptions, SizePreset
 
 MASK_LOW = 10
 """Mask values at or below this become fully transparent (saliency noise in the background)."""
@@ -109,13 +102,83 @@ def foreground_box(alpha: Image.Image) -> Box | None:
     return Box(*bounds) if bounds else None
 
 
-def crop_box(subject: Box | None, margin: Margin, size: tuple[int, int]) -> Box:
+def crop_box(subject: Box | None, margin: Length, size: tuple[int, int]) -> Box:
     """The subject plus ``margin`` on every side. It may reach past the image, which then
     gets transparent padding; with no subject the whole image is kept."""
     if subject is None:
         return Box(0, 0, *size)
     dx, dy = margin.pixels(subject.width, subject.height)
     return Box(subject.left - dx, subject.top - dy, subject.right + dx, subject.bottom + dy)
+
+
+def within_roi(alpha: Image.Image, roi: Roi | None) -> Image.Image:
+    """``alpha`` with everything outside the region of interest transparent."""
+    if roi is None:
+        return alpha
+    kept = Image.new("L", alpha.size, 0)
+    box = roi.box(*alpha.size)
+    kept.paste(alpha.crop(box), box[:2])
+    return kept
+
+
+def _shadow_reach(options: RemovalOptions) -> tuple[int, int, int, int]:
+    """How far past the subject its shadow shows (left, top, right, bottom), in output
+    pixels: the offset plus twice the blur radius, where the blur still shows."""
+    if not options.shadow:
+        return 0, 0, 0, 0
+    (dx, dy), reach = options.shadow_offset, 2 * options.shadow_blur
+    return max(0, reach - dx), max(0, reach - dy), max(0, dx + reach), max(0, dy + reach)
+
+
+def canvas_frame(
+    subject: Box | None, size: tuple[int, int], options: RemovalOptions
+) -> tuple[Box, tuple[int, int]]:
+    """The part of the picture (in its pixels; it may reach past its edges) that becomes
+    the canvas, and the canvas's size: the subject (the whole picture if none was found)
+    with its shadow, scaled to fit the canvas less the padding — enlarged at most
+    ``max_upscale`` times — and placed by ``align``. ``size`` (the preset) shrinks the
+    whole canvas, padding included."""
+    if options.canvas is None:
+        raise ValueError("canvas_frame needs options with a canvas")
+    canvas = options.canvas
+    width, height = target_size((canvas.width, canvas.height), options.size)
+    shrink = width / canvas.width
+    pad_x = options.padding.of(canvas.width) * shrink
+    pad_y = options.padding.of(canvas.height) * shrink
+    subject = subject or Box(0, 0, *size)
+    reach_left, reach_top, reach_right, reach_bottom = _shadow_reach(options)
+    room = (
+        width - 2 * pad_x - reach_left - reach_right,
+        height - 2 * pad_y - reach_top - reach_bottom,
+    )
+    if min(room) < 1:
+        raise UnusableOptionsError(
+            f"padding {options.padding.text()} (and the shadow) leaves no room for the "
+            f"subject on the {width}x{height} canvas"
+        )
+    scale = min(room[0] / subject.width, room[1] / subject.height, options.max_upscale)
+    spare_x = room[0] - subject.width * scale
+    spare_y = room[1] - subject.height * scale
+    fx, fy = options.align.fractions
+    left = pad_x + reach_left + spare_x * fx  # the subject's place on the canvas
+    top = pad_y + reach_top + spare_y * fy
+    origin_x, origin_y = subject.left - left / scale, subject.top - top / scale
+    box = Box(
+        round(origin_x),
+        round(origin_y),
+        round(origin_x + width / scale),
+        round(origin_y + height / scale),
+    )
+    return box, (width, height)
+
+
+def canvas_bytes(options: RemovalOptions) -> int:
+    """Picture memory a canvas adds beyond the input's: the canvas plane, the layer under
+    it and the flattened copy, four bytes a pixel (0 without a canvas)."""
+    if options.canvas is None:
+        return 0
+    width, height = target_size((options.canvas.width, options.canvas.height), options.size)
+    return width * height * 4 * 3
 
 
 def target_size(size: tuple[int, int], preset: SizePreset) -> tuple[int, int]:
@@ -199,7 +262,7 @@ def fitted(
     backdrop: Image.Image,
     size: tuple[int, int],
     fit: BackgroundFit,
-    position: BackgroundPosition = BackgroundPosition.CENTER,
+    position: Anchor = Anchor.CENTER,
 ) -> Image.Image:
     """``backdrop`` (RGBA) made ``size``: scaled to cover it (cropped at ``position``),
     to fit inside it (placed at ``position`` on transparency) or stretched to it."""
@@ -211,7 +274,7 @@ def fitted(
     )
     scaled = (max(1, round(backdrop.width * scale)), max(1, round(backdrop.height * scale)))
     image = backdrop.resize(scaled, Image.Resampling.LANCZOS, reducing_gap=2.0)
-    ax, ay = position.anchor
+    ax, ay = position.fractions
     left, top = round((width - scaled[0]) * ax), round((height - scaled[1]) * ay)
     if fit is BackgroundFit.COVER:
         return image.crop((-left, -top, -left + width, -top + height))

@@ -33,12 +33,14 @@ from PIL import Image
 
 from processors.compose import (
     Box,
+    canvas_frame,
     compose,
     crop_box,
     cut_and_scale,
     foreground_box,
     subject_alpha,
     target_size,
+    within_roi,
 )
 from processors.decode import Decoded, DecodeLimits, Header, decode, header
 from processors.encode import encode
@@ -195,7 +197,7 @@ class Remover:
             else Image.Resampling.LANCZOS
         )
         mask = prepared.segmenter.postprocess(output, decoded.size, resample)
-        alpha = subject_alpha(mask, decoded.alpha, options.quality)
+        alpha = within_roi(subject_alpha(mask, decoded.alpha, options.quality), options.roi)
         if self.foreground_estimation and options.channels is not Channels.ALPHA:
             # Every output but the mask shows the subject's soft edge on something new.
             estimate_foreground(decoded.rgb, alpha)
@@ -250,7 +252,10 @@ class Remover:
 def _frame(
     subject: Box | None, size: tuple[int, int], options: RemovalOptions
 ) -> tuple[Box, tuple[int, int]]:
-    """The part of the picture a rendition shows (the crop, or all of it) and its size."""
+    """The part of the picture a rendition shows (the canvas, the crop, or all of it) and
+    its size."""
+    if options.canvas is not None:
+        return canvas_frame(subject, size, options)
     box = crop_box(subject, options.crop_margin, size) if options.crop else None
     box = box or Box(0, 0, *size)
     return box, target_size((box.width, box.height), options.size)

@@ -7,23 +7,29 @@ rejected with an error located at the offending field, never silently ignored.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
-    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.colors import RGBA, Color
+from schemas.geometry import (
+    MAX_CANVAS_SIDE,
+    Anchor,
+    CanvasField,
+    Length,
+    LengthRules,
+    RoiField,
+)
+from schemas.presets import PRESETS, Preset
 from schemas.refs import InputRef
 
 
@@ -90,28 +96,6 @@ class BackgroundFit(StrEnum):
     """Scaled to the picture's size exactly, aspect ratio ignored."""
 
 
-class BackgroundPosition(StrEnum):
-    """Where a background image is anchored when ``cover`` crops it or ``contain`` leaves
-    room around it."""
-
-    CENTER = "center"
-    TOP = "top"
-    BOTTOM = "bottom"
-    LEFT = "left"
-    RIGHT = "right"
-    TOP_LEFT = "top-left"
-    TOP_RIGHT = "top-right"
-    BOTTOM_LEFT = "bottom-left"
-    BOTTOM_RIGHT = "bottom-right"
-
-    @property
-    def anchor(self) -> tuple[float, float]:
-        """The (x, y) fraction of the spare room kept left of and above the image."""
-        x = 0.0 if "left" in self.value else 1.0 if "right" in self.value else 0.5
-        y = 0.0 if "top" in self.value else 1.0 if "bottom" in self.value else 0.5
-        return x, y
-
-
 def _image_reference(value: Any) -> Any:
     """A background image given as text: ``https://…`` (a URL) or ``s3://bucket/key``."""
     if not isinstance(value, str):
@@ -152,59 +136,18 @@ SHADOW_DETAILS = ("shadow_color", "shadow_offset", "shadow_blur")
 
 MAX_MARGIN_PX = 500
 MAX_MARGIN_PERCENT = 50
-
-
-class Margin(NamedTuple):
-    """Space kept around the subject when cropping: pixels, or percent of the subject size."""
-
-    value: float
-    unit: str  # "px" or "%"
-
-    def pixels(self, subject_width: int, subject_height: int) -> tuple[int, int]:
-        """The (horizontal, vertical) margin in pixels for a subject of that size."""
-        if self.unit == "%":
-            return (
-                round(subject_width * self.value / 100),
-                round(subject_height * self.value / 100),
-            )
-        return round(self.value), round(self.value)
-
-    def text(self) -> str:
-        number = int(self.value) if float(self.value).is_integer() else self.value
-        return f"{number}{self.unit}"
-
-
-_MARGIN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(px|%)?\s*$")
-
-
-def parse_margin(value: Any) -> Margin:
-    """``10``, ``"10"``, ``"10px"`` (pixels) or ``"5%"`` (of the subject size)."""
-    if isinstance(value, Margin):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not (match := _MARGIN.match(value)):
-        raise ValueError("a margin is a number of pixels (e.g. 20 or '20px') or a percentage")
-    number, unit = float(match.group(1)), match.group(2) or "px"
-    limit = MAX_MARGIN_PERCENT if unit == "%" else MAX_MARGIN_PX
-    if number > limit:
-        raise ValueError(f"a margin can be at most {limit}{unit}")
-    return Margin(number, unit)
+MAX_PADDING_PERCENT = 45
+"""Padding on each side, at most: 45 % leaves the subject a tenth of the canvas."""
+DEFAULT_MAX_UPSCALE = 2.0
+CANVAS_DETAILS = ("padding", "align", "max_upscale")
+"""How the subject sits on a canvas: only with ``canvas``."""
 
 
 MarginField = Annotated[
-    Margin,
-    BeforeValidator(parse_margin),
-    PlainSerializer(Margin.text, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^\d+(\.\d+)?(px|%)?$",
-            "description": f"pixels (max {MAX_MARGIN_PX}) or percent of the subject size "
-            f"(max {MAX_MARGIN_PERCENT})",
-            "examples": ["0", "20px", "10%"],
-        }
-    ),
+    Length, LengthRules(MAX_MARGIN_PX, MAX_MARGIN_PERCENT, "the subject's size")
+]
+PaddingField = Annotated[
+    Length, LengthRules(MAX_CANVAS_SIDE // 2, MAX_PADDING_PERCENT, "the canvas side")
 ]
 
 
@@ -229,6 +172,18 @@ class RemovalOptions(BaseModel):
         default=Quality.BALANCED,
         description="fast, balanced or best: best runs the model twice (the image and its "
         "mirror image) for a tighter mask, at about twice the model time.",
+    )
+    roi: RoiField | None = Field(
+        default=None,
+        description="Region of interest, x,y,w,h in pixels or percent of the input "
+        "(10%,0,80%,100%): only a subject inside it is kept, everything outside is "
+        "background. Shapes the mask, so it is the request's (every rendition shares it).",
+    )
+    preset: Preset | None = Field(
+        default=None,
+        description="A marketplace's image rules as plain options (docs/options.md#presets): "
+        + ", ".join(f"`{preset.value}`" for preset in Preset)
+        + ". Any option given with it wins over the preset's value.",
     )
     format: Annotated[OutputFormat, BeforeValidator(_normalise_format)] = Field(
         default=OutputFormat.PNG,
@@ -268,8 +223,8 @@ class RemovalOptions(BaseModel):
         description="How bg_image fills the picture: cover (crop to fill), contain (fit "
         "inside, the rest transparent) or stretch.",
     )
-    bg_position: BackgroundPosition = Field(
-        default=BackgroundPosition.CENTER,
+    bg_position: Anchor = Field(
+        default=Anchor.CENTER,
         description="Where bg_image is anchored when cover crops it or contain leaves room: "
         "center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right.",
     )
@@ -299,9 +254,34 @@ class RemovalOptions(BaseModel):
     )
     crop: bool = Field(default=False, description="Crop the output to the subject's bounds.")
     crop_margin: MarginField = Field(
-        default=Margin(0, "px"),
+        default=Length(0, "px"),
         description=f"Space kept around the subject when cropping: pixels (max "
         f"{MAX_MARGIN_PX}) or percent of the subject size (max {MAX_MARGIN_PERCENT}%).",
+    )
+    canvas: CanvasField | None = Field(
+        default=None,
+        description="An exact output size, WIDTHxHEIGHT (2000x2000): the subject (its "
+        "bounds, shadow included) is scaled to fit inside the canvas less `padding` and "
+        "placed by `align`; the rest is the background (transparent if none). `size` "
+        "shrinks the whole canvas.",
+    )
+    padding: PaddingField = Field(
+        default=Length(0, "px"),
+        description="Space on each side of the subject on a canvas: pixels, or percent of "
+        f"the canvas side (10% on 1000x1000: the subject's longer side is 800 px; max "
+        f"{MAX_PADDING_PERCENT}%).",
+    )
+    align: Anchor = Field(
+        default=Anchor.CENTER,
+        description="Where the subject sits on a canvas: center, top, bottom, left, right, "
+        "top-left, top-right, bottom-left, bottom-right (shoes and bottles: bottom).",
+    )
+    max_upscale: float = Field(
+        default=DEFAULT_MAX_UPSCALE,
+        ge=1,
+        le=8,
+        description="How far a small subject may be enlarged to fill a canvas (1: never; "
+        "at most 8). A subject that would need more stays smaller, centred by `align`.",
     )
 
     @property
@@ -317,6 +297,15 @@ class RemovalOptions(BaseModel):
             if value is not None:
                 return name
         return None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        """A preset's options under the ones given (an unknown name is left to the
+        field's own check, which names it)."""
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            return PRESETS[Preset(data["preset"])] | data
+        return data
 
     @model_validator(mode="after")
     def _check_combinations(self) -> RemovalOptions:
@@ -336,6 +325,18 @@ class RemovalOptions(BaseModel):
                 _reject(name, "requires bg_image", self)
         if not self.crop and self.crop_margin.value:
             _reject("crop_margin", "requires crop=true", self)
+        if self.canvas is None:
+            for name in self._changed(CANVAS_DETAILS):
+                _reject(name, "requires canvas", self)
+        elif self.crop:
+            _reject("crop", "cannot be combined with canvas (it frames the subject already)", self)
+        elif self.bg_blur is not None:
+            _reject(
+                "bg_blur",
+                "cannot be combined with canvas (past the photo's edge there is no "
+                "background to blur)",
+                self,
+            )
         if self.output_quality is not None and self.format.resolved() is OutputFormat.PNG:
             _reject("output_quality", "has no effect with format=png (lossless)", self)
         return self

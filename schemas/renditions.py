@@ -1,16 +1,18 @@
 """Renditions: several outputs from one segmentation.
 
 A request's ``outputs`` lists up to :data:`MAX_RENDITIONS` renditions. Each is a set of
-option overrides over the request's options — anything but ``model`` and ``quality``,
-which shape the mask and so are the request's — and optionally where to store it: a
-``bucket`` and a ``key``, which may be a template (:data:`KEY_FIELDS`).
+option overrides over the request's options — anything but ``model``, ``quality`` and
+``roi``, which shape the mask and so are the request's — and optionally where to store
+it: a ``bucket`` and a ``key``, which may be a template (:data:`KEY_FIELDS`).
 
-Overrides replace the request's values field by field, with three rules so that an
-override never trips over a value it did not ask for: a rendition that names any
-background (``bg_color``, ``bg_blur``, ``bg_gradient``, ``bg_image``; ``null`` for
-none) replaces the request's background; ``shadow: false`` drops the request's shadow
-settings and ``crop: false`` its margin; a PNG rendition drops the request's
-``output_quality``; ``channels: "alpha"`` drops background and shadow.
+Overrides replace the request's values field by field, with these rules so that an
+override never trips over a value it did not ask for: a ``preset`` counts as its options
+named one by one; a rendition that names any background (``bg_color``, ``bg_blur``,
+``bg_gradient``, ``bg_image``; ``null`` for none) replaces the request's background;
+``shadow: false`` drops the request's shadow settings and ``crop: false`` its margin; a
+rendition naming ``canvas`` (``null`` for none) drops the request's padding, alignment,
+upscale limit and crop; a PNG rendition drops the request's ``output_quality``;
+``channels: "alpha"`` drops background and shadow.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ from pydantic.fields import FieldInfo
 from schemas.options import (
     BACKGROUND_DETAILS,
     BACKGROUND_FIELDS,
+    CANVAS_DETAILS,
     SHADOW_DETAILS,
     OutputFormat,
     RemovalOptions,
 )
+from schemas.presets import PRESETS
 from schemas.refs import BucketName, FrozenModel, checked_key
 
 MAX_RENDITIONS = 8
 
-MASK_FIELDS = ("model", "quality")
+MASK_FIELDS = ("model", "quality", "roi")
 """Options that shape the mask: the request's alone (the model runs once)."""
 OVERRIDABLE = tuple(name for name in RemovalOptions.model_fields if name not in MASK_FIELDS)
 _NULLABLE = {name for name in OVERRIDABLE if RemovalOptions.model_fields[name].default is None}
@@ -151,14 +155,18 @@ def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOpti
     """``base`` with ``rendition``'s overrides (see the module's rules); a
     :class:`~pydantic.ValidationError` when the result is not a valid set of options."""
     overrides = rendition.overrides()
+    if overrides.get("preset") is not None:  # the preset's values, as if named one by one
+        overrides = PRESETS[overrides["preset"]] | overrides
     values = {name: getattr(base, name) for name in RemovalOptions.model_fields}
-    dropped: list[str] = []
+    dropped = ["preset"]  # the request's preset is in its values already
     if overrides.keys() & set(BACKGROUND_FIELDS) or overrides.get("channels") == "alpha":
         dropped += [*BACKGROUND_FIELDS, *BACKGROUND_DETAILS]
     if overrides.get("shadow") is False or overrides.get("channels") == "alpha":
         dropped += ["shadow", *SHADOW_DETAILS]
     if overrides.get("crop") is False:
         dropped.append("crop_margin")
+    if "canvas" in overrides:  # a new canvas (or none) starts from its own defaults
+        dropped += [*CANVAS_DETAILS, "crop", "crop_margin"]
     if overrides.get("format") is OutputFormat.PNG:
         dropped.append("output_quality")
     for name in dropped:

@@ -18,7 +18,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from schemas.colors import RGBA
-from schemas.options import Margin, RemovalOptions
+from schemas.geometry import CanvasSize, Length, Roi
+from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
 from schemas.renditions import KEY_FIELDS
 from streams.config.settings import ALIASES, ENV_NESTED_DELIMITER, ENV_PREFIX, Settings, env_name
@@ -58,8 +59,12 @@ def _type_name(annotation: Any) -> str:
         return "path"
     if annotation is RGBA:
         return "colour"
-    if annotation is Margin:
-        return "margin"
+    if annotation is Length:
+        return "length"
+    if annotation is CanvasSize:
+        return "`WxH`"
+    if annotation is Roi:
+        return "`x,y,w,h`"
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return " \\| ".join(f"`{member.value}`" for member in annotation)
     return getattr(annotation, "__name__", str(annotation))
@@ -71,7 +76,7 @@ def _default(field: FieldInfo) -> str:
         return "unset"
     if isinstance(value, RGBA):
         return f"`{value.hex()}`"
-    if isinstance(value, Margin):
+    if isinstance(value, Length):
         return f"`{value.text()}`"
     if isinstance(value, Enum):
         return f"`{value.value}`"

@@ -26,6 +26,7 @@ from cachetools import TTLCache
 from pydantic import ValidationError
 
 from processors import RemovalResult, Remover, Rendering
+from processors.compose import canvas_bytes
 from schemas.batches import BatchItemDone, BatchState
 from schemas.errors import CutstreamError, ErrorCode
 from schemas.events import (
@@ -248,8 +249,10 @@ class Processor:
         # Batch items wait for the model behind interactive requests.
         priority = BULK_PRIORITY if request.payload.batch is not None else 0
         # Every rendition but the last works on a copy of the picture, one at a time; the
-        # backdrops not in the cache are decoded inside the reservation, once each.
+        # backdrops not in the cache are decoded inside the reservation, once each; a
+        # canvas holds pictures of its own size.
         needed = decoded_bytes * min(len(renditions), 2) + backdrops.decoded_bytes
+        needed += sum(canvas_bytes(options) for options in renditions)
         async with self.budget.reserve(needed):
             pictures = await backdrops.decode()
             renderings = [Rendering(o, b) for o, b in zip(renditions, pictures, strict=True)]

@@ -19,7 +19,8 @@ from processors.compose import (
 from processors.exceptions import UnusableOptionsError
 from schemas.colors import RGBA
 from schemas.errors import ErrorCode
-from schemas.options import Margin, RemovalOptions, SizePreset
+from schemas.geometry import Length
+from schemas.options import RemovalOptions, SizePreset
 
 W, H = 200, 160
 SUBJECT = Box(60, 40, 140, 120)  # an 80x80 square
@@ -149,8 +150,8 @@ def test_alpha_channel_is_the_mask() -> None:
     assert np.array_equal(np.asarray(picture), np.asarray(alpha))
 
 
-@pytest.mark.parametrize("margin", [Margin(0, "px"), Margin(15, "px"), Margin(10, "%")])
-def test_crop_contains_the_whole_subject_plus_the_margin(margin: Margin) -> None:
+@pytest.mark.parametrize("margin", [Length(0, "px"), Length(15, "px"), Length(10, "%")])
+def test_crop_contains_the_whole_subject_plus_the_margin(margin: Length) -> None:
     _, alpha = scene()
     subject = foreground_box(alpha)
     assert subject == SUBJECT
@@ -166,13 +167,13 @@ def test_crop_contains_the_whole_subject_plus_the_margin(margin: Margin) -> None
 def test_crop_past_the_edge_pads_with_transparency() -> None:
     alpha = Image.new("L", (100, 100), 0)
     alpha.paste(255, (0, 0, 30, 30))
-    box = crop_box(foreground_box(alpha), Margin(10, "px"), (100, 100))
+    box = crop_box(foreground_box(alpha), Length(10, "px"), (100, 100))
     assert box == Box(-10, -10, 40, 40)
 
 
 def test_no_subject_keeps_the_whole_frame() -> None:
     assert foreground_box(Image.new("L", (50, 40), 5)) is None
-    assert crop_box(None, Margin(10, "px"), (50, 40)) == Box(0, 0, 50, 40)
+    assert crop_box(None, Length(10, "px"), (50, 40)) == Box(0, 0, 50, 40)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from PIL import Image
 from processors import Remover, Rendering, pipeline
 from processors.compose import fitted
 from schemas.events import ImageRequest
-from schemas.options import BackgroundFit, BackgroundPosition, RemovalOptions
+from schemas.geometry import Anchor
+from schemas.options import BackgroundFit, RemovalOptions
 from tests.images import alpha_of, photo, photo_jpeg
 
 
@@ -135,17 +136,17 @@ def test_a_background_image_fills_the_background(remover: Remover) -> None:
     ("fit", "position", "probe", "expected"),
     [
         # A 200x100 backdrop, left half red and right half blue, on a 100x100 picture.
-        (BackgroundFit.COVER, BackgroundPosition.LEFT, (90, 50), "red"),
-        (BackgroundFit.COVER, BackgroundPosition.RIGHT, (10, 50), "blue"),
-        (BackgroundFit.COVER, BackgroundPosition.CENTER, (40, 50), "red"),
-        (BackgroundFit.CONTAIN, BackgroundPosition.TOP, (50, 90), "clear"),
-        (BackgroundFit.CONTAIN, BackgroundPosition.BOTTOM, (10, 90), "red"),
-        (BackgroundFit.CONTAIN, BackgroundPosition.BOTTOM, (10, 10), "clear"),
-        (BackgroundFit.STRETCH, BackgroundPosition.CENTER, (10, 10), "red"),
+        (BackgroundFit.COVER, Anchor.LEFT, (90, 50), "red"),
+        (BackgroundFit.COVER, Anchor.RIGHT, (10, 50), "blue"),
+        (BackgroundFit.COVER, Anchor.CENTER, (40, 50), "red"),
+        (BackgroundFit.CONTAIN, Anchor.TOP, (50, 90), "clear"),
+        (BackgroundFit.CONTAIN, Anchor.BOTTOM, (10, 90), "red"),
+        (BackgroundFit.CONTAIN, Anchor.BOTTOM, (10, 10), "clear"),
+        (BackgroundFit.STRETCH, Anchor.CENTER, (10, 10), "red"),
     ],
 )
 def test_fit_and_position(
-    fit: BackgroundFit, position: BackgroundPosition, probe: tuple[int, int], expected: str
+    fit: BackgroundFit, position: Anchor, probe: tuple[int, int], expected: str
 ) -> None:
     backdrop = Image.new("RGBA", (200, 100), (255, 0, 0, 255))
     backdrop.paste((0, 0, 255, 255), (100, 0, 200, 100))

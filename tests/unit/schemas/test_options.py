@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.colors import RGBA
-from schemas.options import Channels, Margin, OutputFormat, RemovalOptions, SizePreset
+from schemas.geometry import Length
+from schemas.options import Channels, OutputFormat, RemovalOptions, SizePreset
 
 
 def test_defaults_are_a_transparent_full_size_png() -> None:
@@ -41,20 +42,20 @@ def test_jpg_and_rgb_are_flattened() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("0", Margin(0, "px")),
-        (20, Margin(20, "px")),
-        ("20px", Margin(20, "px")),
-        ("12.5%", Margin(12.5, "%")),
+        ("0", Length(0, "px")),
+        (20, Length(20, "px")),
+        ("20px", Length(20, "px")),
+        ("12.5%", Length(12.5, "%")),
     ],
 )
-def test_crop_margin_forms(text: object, expected: Margin) -> None:
+def test_crop_margin_forms(text: object, expected: Length) -> None:
     options = RemovalOptions.model_validate({"crop": True, "crop_margin": text})
     assert options.crop_margin == expected
 
 
 def test_margin_in_pixels() -> None:
-    assert Margin(10, "%").pixels(200, 100) == (20, 10)
-    assert Margin(7, "px").pixels(200, 100) == (7, 7)
+    assert Length(10, "%").pixels(200, 100) == (20, 10)
+    assert Length(7, "px").pixels(200, 100) == (7, 7)
 
 
 @pytest.mark.parametrize(
