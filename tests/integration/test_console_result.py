@@ -176,3 +176,34 @@ async def test_the_link_that_up_prints_runs_a_sample_photo_with_no_key_typed(
         revoked = await client.delete(f"/v1/keys/{record['id']}", headers=bearer(key))
         assert revoked.status_code == 200
     assert console_link(settings, api.url) != link  # revoked: the next start makes a new one
+
+
+async def test_a_marketplace_preset_fills_the_form_and_frames_the_result(
+    browser: Browser, api: RunningGateway
+) -> None:
+    console = await open_console(browser, api)
+    page = console.page
+    await page.wait_for_selector("#preset option[value=amazon]", state="attached")
+    await page.select_option("#preset", "amazon")
+    assert await page.input_value("#format") == "jpg"
+    assert await page.input_value("#canvas") == "2000x2000"
+    assert await page.is_disabled("#crop")  # a canvas frames the subject itself
+    curl = await page.inner_text("#curl")
+    assert "-F preset=amazon" in curl
+    assert "format=" not in curl  # only what differs from the preset
+    await page.select_option("#align", "bottom")
+    assert "-F align=bottom" in await page.inner_text("#curl")
+
+    await drop_file(page, CUP, "cup.jpg", "image/jpeg")  # runs at once
+    await page.wait_for_selector("#compare", state="visible", timeout=90_000)
+    assert await page.text_content("#stat-dims") == "2000 × 2000 px"
+    assert await page.is_visible("#result-alone")  # framed anew: not beside the photo
+    async with page.expect_download() as downloading:
+        await page.click("#download")
+    path = await (await downloading.value).path()
+    with Image.open(path) as image:
+        assert (image.format, image.size) == ("JPEG", (2000, 2000))
+        assert image.getpixel((0, 0)) == (255, 255, 255)
+        rows = np.flatnonzero((np.asarray(image.convert("L")) < 200).any(axis=1))
+        assert rows[-1] >= 1880  # the cup stands on the bottom edge, 5% above it
+    assert console.unexpected_errors() == []

@@ -1,4 +1,5 @@
-"""``GET /v1/models``: the models installed here, for callers and the console's menu.
+"""``GET /v1/models``: the models installed here, for callers and the console's menu;
+``GET /v1/presets``: the marketplace presets and the options each stands for.
 
 Installed means the model's file is in ``models.dir`` where the gateway runs — the same
 image as the workers in k8s/, the same machine under ``make run``. Workers verify each
@@ -13,10 +14,12 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from processors.segmenters.catalog import KNOWN_MODELS, QuantizedSource
-from schemas.api.models import ModelView
+from schemas.api.models import ModelView, PresetView
+from schemas.options import RemovalOptions
+from schemas.presets import RULES
 from streams.gateway.deps import Service
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models and presets"])
 
 
 def _present(path: Path, made: bool) -> bool:
@@ -52,3 +55,21 @@ async def list_models(service: Service) -> list[ModelView]:
         if custom.path.is_file()
     ]
     return sorted(views, key=lambda view: not view.default)
+
+
+@router.get("/v1/presets", response_model=list[PresetView], summary="Marketplace presets")
+async def list_presets() -> list[PresetView]:
+    """Every preset with the options it expands to (normalised as a request's options
+    are: colours as hex, lengths as text). No key needed."""
+    views = []
+    for preset, rules in RULES.items():
+        expanded = RemovalOptions(preset=preset).model_dump(mode="json")
+        views.append(
+            PresetView(
+                name=preset.value,
+                options={name: expanded[name] for name in rules.options},
+                source=rules.source,
+                rules=rules.why,
+            )
+        )
+    return views

@@ -71,6 +71,36 @@ def test_option_flags_reach_the_image_core(inbox: Path, tmp_path: Path) -> None:
         assert image.getpixel((1, 1)) == pytest.approx((255, 140, 0), abs=8)
 
 
+def test_a_preset_and_canvas_flags(inbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = invoke(str(inbox / "cup.jpg"), "-o", str(out), "--preset", "ebay")
+    assert code == 0, output
+    with Image.open(out / "cup.jpg") as image:
+        assert (image.format, image.size) == ("JPEG", (1600, 1600))
+        assert image.getpixel((0, 0)) == (255, 255, 255)
+    code, output = invoke(
+        str(inbox / "cup.jpg"),
+        "-o",
+        str(out),
+        "--overwrite",
+        "--preset",
+        "ebay",
+        "--format",
+        "png",
+        "--canvas",
+        "800x400",
+        "--align",
+        "bottom",
+    )
+    assert code == 0, output
+    with Image.open(out / "cup.png") as image:
+        assert (image.format, image.size) == ("PNG", (800, 400))
+    code, output = invoke(str(inbox / "cup.jpg"), "-o", str(out), "--padding", "5%")
+    assert code == 2
+    assert "--padding" in output
+    assert "requires canvas" in output
+
+
 def test_pair_and_switch_flags(inbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, output = invoke(

@@ -91,9 +91,67 @@ function optionFields() {
     const margin = $("crop-margin").value.trim();
     if (margin && margin !== "0") fields.push(["crop_margin", margin]);
   }
+  const canvas = $("canvas").value.trim();
+  if (canvas) {
+    fields.push(["canvas", canvas]);
+    const padding = $("padding").value.trim();
+    if (padding && padding !== "0") fields.push(["padding", padding]);
+    if ($("align").value !== "center") fields.push(["align", $("align").value]);
+  }
   if ($("model").value) fields.push(["model", $("model").value]);
   if ($("quality").value !== "balanced") fields.push(["quality", $("quality").value]);
-  return fields;
+  const preset = presets[$("preset").value];
+  if (!preset) return fields;
+  // The preset, then only what differs from it: the curl command says what was changed.
+  return [["preset", preset.name], ...fields.filter(([name, value]) => !sameAs(preset.options[name], value))];
+}
+
+// A colour the API writes as #rrggbbaa and the colour input as #rrggbb are the same when
+// the alpha is ff.
+function sameAs(presetValue, value) {
+  if (presetValue === undefined || presetValue === null) return false;
+  const plain = (text) => String(text).toLowerCase().replace(/^(#[0-9a-f]{6})ff$/, "$1");
+  return plain(presetValue) === plain(value);
+}
+
+// The marketplace presets (GET /v1/presets, no key needed): choosing one fills in the
+// fields it sets, which stay editable.
+let presets = {};
+
+async function loadPresets() {
+  try {
+    const response = await fetch("/v1/presets");
+    for (const preset of await response.json()) {
+      presets[preset.name] = preset;
+      $("preset").append(new Option(preset.name, preset.name));
+    }
+  } catch {
+    presets = {};
+  }
+}
+
+function applyPreset() {
+  const preset = presets[$("preset").value];
+  if (!preset) return;
+  const options = preset.options;
+  if (options.format) $("format").value = options.format;
+  if (options.bg_color) {
+    document.querySelector('input[name="bg"][value="color"]').checked = true;
+    $("bg-color").value = String(options.bg_color).slice(0, 7);
+  }
+  $("canvas").value = options.canvas || "";
+  $("padding").value = options.padding || "0";
+  showBackgroundControls();
+}
+
+// A canvas frames the subject itself: cropping is off while one is set.
+function showCanvasControls() {
+  const onCanvas = $("canvas").value.trim() !== "";
+  $("padding").disabled = !onCanvas;
+  $("align").disabled = !onCanvas;
+  if (onCanvas) $("crop").checked = false;
+  $("crop").disabled = onCanvas;
+  $("crop-margin").disabled = !$("crop").checked;
 }
 
 function quoted(text) {
@@ -118,7 +176,8 @@ function renderCurl() {
 
 $("try-form").addEventListener("input", (event) => {
   if (event.target.name === "bg") showBackgroundControls();
-  $("crop-margin").disabled = !$("crop").checked;
+  if (event.target.id === "preset") applyPreset();
+  showCanvasControls();
   renderCurl();
 });
 $("try-form").addEventListener("change", renderCurl);
@@ -157,7 +216,9 @@ $("try-form").addEventListener("submit", async (event) => {
     }
     form.append("bg_image", backdrop, backdrop.name);
   }
-  for (const [name, value] of optionFields()) form.append(name, value);
+  const fields = optionFields();
+  for (const [name, value] of fields) form.append(name, value);
+  const reframed = fields.some(([name]) => ["crop", "canvas", "preset"].includes(name));
   $("run").disabled = true;
   $("busy").hidden = false;
   const started = performance.now();
@@ -177,7 +238,7 @@ $("try-form").addEventListener("submit", async (event) => {
     $("download").href = resultUrl;
     $("download").download = "cutout." + EXTENSIONS[$("format").value];
     await Promise.allSettled([$("before").decode(), $("after").decode()]);
-    showComparable();
+    showComparable(reframed);
     $("compare").hidden = false;
     applySlider();
     $("compare").scrollIntoView({ block: "nearest" });
@@ -191,10 +252,11 @@ $("try-form").addEventListener("submit", async (event) => {
 
 // Before and after side by side only when they frame the same picture: a crop (or a
 // canvas) changes the framing, and the result is then shown alone.
-function showComparable() {
+function showComparable(reframed) {
   const before = $("before");
   const after = $("after");
   const same =
+    !reframed &&
     before.naturalWidth > 0 &&
     Math.abs(before.naturalWidth / before.naturalHeight - after.naturalWidth / after.naturalHeight) < 0.01;
   before.hidden = !same;
@@ -238,6 +300,8 @@ async function loadModels() {
 
 export function initTry() {
   showBackgroundControls();
+  showCanvasControls();
   renderCurl();
   loadModels();
+  loadPresets();
 }
