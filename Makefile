@@ -13,7 +13,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium node screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval
+.PHONY: help setup models kcat chromium node screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval canvas-pictures
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ quality: $(SYNCED) ## MAE / max F / IoU / speed of each model and quality mode o
 crossval: $(SYNCED) ## The best mode's curve by 5-fold cross-validation on sod-dev; out-of-fold scores
 	$(BIN)/cutstream models pull u2net-int8 u2netp u2net
 	$(BIN)/python -m bench.crossval
+
+canvas-pictures: models ## Three subjects on three marketplace presets, into docs/img/presets.jpg
+	$(BIN)/python -m bench.canvases
 
 bench-edges: models ## Edge colours on a new background, with and without foreground estimation (sod-dev)
 	$(BIN)/python -m bench.edges

@@ -3,8 +3,10 @@
 A preset is expanded under the options given with it, so a caller can override any field
 (``preset=amazon`` with ``format=png``). Where a channel states a number it is used as
 stated; where it only recommends, the preset takes the recommendation; where it says
-nothing (margins on most channels), the choice is ours and says so. Sources were read on
-2026-12-04; docs/options.md#presets lists them with what each preset sets.
+nothing (margins on most channels), the choice is ours and says so. Each names the
+channel's own page; the numbers were checked against public summaries of those pages on
+2026-12-04 (the channels change them: check before relying on one). docs/options.md#presets
+lists them with what each preset sets.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ RULES: dict[Preset, PresetRules] = {
         "Etsy Seller Handbook, listing photos (etsy.com/seller-handbook)",
         "at least 2000 px on the shortest side recommended; listing thumbnails are shown "
         "square-cropped, so a square keeps the whole product in them. The 8 % padding is "
-        "ours (room for the thumbnail's rounded corners).",
+        "ours.",
     ),
     Preset.SHOPIFY: PresetRules(
         {"canvas": "2048x2048", "padding": "5%", "bg_color": "white", "format": "jpg"},
