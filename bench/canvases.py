@@ -4,8 +4,9 @@ presets, made by the service's own image core with the default model.
 The subjects are scikit-image's sample photographs that ship with a licence we can show
 (a cup, CC0; a cat, CC0; an astronaut in her suit, public domain — the apparel-on-a-model
 case), enlarged to 1600 px as catalogue photos are (bench/dataset.py). No product
-catalogue's photos may be shipped here; the rocket, the other candidate, is mostly smoke. Each cell is the preset's
-output scaled down, with a thin grey frame so that the white canvas's edge shows.
+catalogue's photos may be shipped here; the rocket, the other candidate, is mostly smoke.
+Each cell is the preset's output scaled down, with a thin grey frame so that the white
+canvas's edge shows.
 
     make canvas-pictures   # writes docs/img/presets.jpg
 """
@@ -50,9 +51,7 @@ def main() -> None:
             x = column * CELL + (CELL - picture.width) // 2
             y = row * (CELL + LABEL) + 10
             sheet.paste(picture, (x, y))
-            draw.rectangle(
-                (x - 1, y - 1, x + picture.width, y + picture.height), outline="#c4cad3"
-            )
+            draw.rectangle((x - 1, y - 1, x + picture.width, y + picture.height), outline="#c4cad3")
             label = f"{preset}: {result.width}x{result.height} {result.extension}"
             draw.text((column * CELL + 10, y + picture.height + 4), label, "#1b1f24", font)
     sheet.save(OUT, "JPEG", quality=88)
