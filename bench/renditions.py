@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.dataset import photos
 from bench.report import machine, replace_section
-from processors import Remover, Rendering, pipeline
+from processors import Remover, pipeline
 from schemas.events import ImageRequest
 from schemas.options import RemovalOptions
 from streams.config.settings import Settings
@@ -46,21 +46,20 @@ def cases(model: str) -> dict[str, Callable[[Remover, bytes], object]]:
     request = ImageRequest.model_validate(
         {"input": {"bucket": "bench", "key": "x.jpg"}, "options": base, "outputs": CATALOGUE}
     )
-    renditions = request.renditions()
-    renderings = [Rendering(options) for options in renditions]
+    files = [spec.options for spec in request.specs()]
 
     def one_after_the_other(remover: Remover, data: bytes) -> object:
         limit, pipeline.PARALLEL_RENDITION_BYTES = pipeline.PARALLEL_RENDITION_BYTES, 0
         try:
-            return remover.render(data, base, renderings)
+            return remover.render(data, base, files)
         finally:
             pipeline.PARALLEL_RENDITION_BYTES = limit
 
     return {
         "single PNG": lambda remover, data: remover.remove(data, base),
-        "4 renditions, one request": lambda remover, data: remover.render(data, base, renderings),
+        "4 renditions, one request": lambda remover, data: remover.render(data, base, files),
         "4 renditions, one request, encoded one after the other": one_after_the_other,
-        "4 requests": lambda remover, data: [remover.remove(data, o) for o in renditions],
+        "4 requests": lambda remover, data: [remover.render(data, base, [f]) for f in files],
     }
 
 

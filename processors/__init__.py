@@ -7,15 +7,15 @@ from processors.exceptions import (
     ProcessorError,
     UnknownModelError,
 )
-from processors.pipeline import RemovalResult, Remover, Rendering
+from processors.pipeline import Backdrops, RemovalResult, Remover
 
 __all__ = [
+    "Backdrops",
     "InvalidImageError",
     "ModelChecksumError",
     "ModelNotInstalledError",
     "ProcessorError",
     "RemovalResult",
     "Remover",
-    "Rendering",
     "UnknownModelError",
 ]

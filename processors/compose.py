@@ -15,7 +15,7 @@ from PIL import Image, ImageChops, ImageFilter
 from processors.exceptions import UnusableOptionsError
 from schemas.colors import RGBA
 from schemas.geometry import Anchor, Length, Roi
-from schemas.options import BackgroundFit, Channels, Quality, RemovalOptions, SizePreset
+from schemas.options import BackgroundFit, Channels, FileOptions, Quality, SizePreset
 
 MASK_LOW = 10
 """Mask values at or below this become fully transparent (saliency noise in the background)."""
@@ -121,7 +121,7 @@ def within_roi(alpha: Image.Image, roi: Roi | None) -> Image.Image:
     return kept
 
 
-def _shadow_reach(options: RemovalOptions) -> tuple[int, int, int, int]:
+def _shadow_reach(options: FileOptions) -> tuple[int, int, int, int]:
     """How far past the subject its shadow shows (left, top, right, bottom), in output
     pixels: the offset plus twice the blur radius, where the blur still shows."""
     if not options.shadow:
@@ -131,7 +131,7 @@ def _shadow_reach(options: RemovalOptions) -> tuple[int, int, int, int]:
 
 
 def canvas_frame(
-    subject: Box | None, size: tuple[int, int], options: RemovalOptions
+    subject: Box | None, size: tuple[int, int], options: FileOptions
 ) -> tuple[Box, tuple[int, int]]:
     """The part of the picture (in its pixels; it may reach past its edges) that becomes
     the canvas, and the canvas's size: the subject (the whole picture if none was found)
@@ -172,7 +172,7 @@ def canvas_frame(
     return box, (width, height)
 
 
-def canvas_bytes(options: RemovalOptions) -> int:
+def canvas_bytes(options: FileOptions) -> int:
     """Picture memory a canvas adds beyond the input's: the canvas plane, the layer under
     it and the flattened copy, four bytes a pixel (0 without a canvas)."""
     if options.canvas is None:
@@ -284,7 +284,7 @@ def fitted(
 
 
 def _background(
-    rgb: Image.Image, alpha: Image.Image, options: RemovalOptions, backdrop: Image.Image | None
+    rgb: Image.Image, alpha: Image.Image, options: FileOptions, backdrop: Image.Image | None
 ) -> Image.Image | None:
     """The layer under the subject, or ``None`` for a plain cutout."""
     if options.bg_image is not None:
@@ -305,7 +305,7 @@ def _background(
 def compose(
     rgb: Image.Image,
     alpha: Image.Image,
-    options: RemovalOptions,
+    options: FileOptions,
     backdrop: Image.Image | None = None,
 ) -> Image.Image:
     """The picture to encode: "L" (the mask), "RGB" (flattened) or "RGBA". ``backdrop``

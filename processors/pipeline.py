@@ -8,7 +8,7 @@ while other threads decode and encode — both cores stay busy with no extra cod
 slot goes to the waiting image of the most urgent ``priority`` (lowest number; 0 for
 interactive requests, 1 for batch items), first come first served within one priority.
 
-One model run may give several outputs (:meth:`Remover.render`, a request's renditions):
+One model run may give several outputs (:meth:`Remover.render`, a request's output specs):
 the mask is made once; each rendition is cut and resized from the smallest larger plane
 already made (a thumbnail from the medium rendition, not from the full picture), and
 the renditions compose and encode side by side on a small pool when their pictures fit in
@@ -23,7 +23,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +47,8 @@ from processors.encode import encode
 from processors.foreground import estimate_foreground
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
 from processors.segmenters.engines import Tensor
-from schemas.options import Channels, Quality, RemovalOptions
+from schemas.options import Channels, FileOptions, MaskOptions, Quality, RemovalOptions
+from schemas.refs import S3Object, UrlInput
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,8 @@ class RemovalResult:
     """Seconds the model ran (waiting for the slot not included)."""
 
 
-@dataclass(frozen=True)
-class Rendering:
-    """One output to make from a segmentation: its options (``model`` and ``quality``
-    are the request's) and the decoded ``bg_image`` they name (RGBA), if any."""
-
-    options: RemovalOptions
-    backdrop: Image.Image | None = None
+Backdrops = Mapping[S3Object | UrlInput, Image.Image]
+"""The decoded (RGBA) background images of a request's outputs, by their ``bg_image``."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,7 @@ class Prepared:
     or for ``quality=best`` the image and its mirror image."""
 
     decoded: Decoded
-    options: RemovalOptions
+    options: MaskOptions
     segmenter: Segmenter
     tensors: tuple[Tensor, ...]
 
@@ -156,7 +152,7 @@ class Remover:
         same errors :meth:`prepare` raises for them)."""
         return header(data, self.limits)
 
-    def prepare(self, data: bytes, options: RemovalOptions) -> Prepared:
+    def prepare(self, data: bytes, options: MaskOptions) -> Prepared:
         """Decode and validate ``data`` and build the model input. Raises the image-core
         errors (bad input, unknown or missing model)."""
         segmenter = self.segmenter(options.model)
@@ -184,13 +180,16 @@ class Remover:
         return averaged, model_s
 
     def finish(
-        self, prepared: Prepared, output: Tensor, renderings: Sequence[Rendering] = ()
+        self,
+        prepared: Prepared,
+        output: Tensor,
+        outputs: Sequence[FileOptions],
+        backdrops: Backdrops | None = None,
     ) -> list[RemovalResult]:
-        """Mask → alpha, once; then per rendering (default: one, of the prepared options)
-        crop → resize → compose → encode. Consumes ``prepared`` (its decoded picture
-        becomes the last output's memory; the others work on copies)."""
+        """Mask → alpha, once; then per output crop or frame → resize → compose (onto its
+        ``bg_image`` from ``backdrops``) → encode. Consumes ``prepared`` (its decoded
+        picture becomes the last output's memory; the others work on copies)."""
         decoded, options = prepared.decoded, prepared.options
-        renderings = renderings or (Rendering(options),)
         resample = (
             Image.Resampling.BILINEAR
             if options.quality is Quality.FAST
@@ -198,14 +197,14 @@ class Remover:
         )
         mask = prepared.segmenter.postprocess(output, decoded.size, resample)
         alpha = within_roi(subject_alpha(mask, decoded.alpha, options.quality), options.roi)
-        if self.foreground_estimation and options.channels is not Channels.ALPHA:
+        if self.foreground_estimation and any(o.channels is not Channels.ALPHA for o in outputs):
             # Every output but the mask shows the subject's soft edge on something new.
             estimate_foreground(decoded.rgb, alpha)
         subject = foreground_box(alpha)
         planes = _Planes(decoded.rgb, alpha)
-        frames = [_frame(subject, decoded.size, rendering.options) for rendering in renderings]
+        frames = [_frame(subject, decoded.size, file) for file in outputs]
         # Largest first, so each smaller rendition is resized from a larger one's planes.
-        order = sorted(range(len(renderings)), key=lambda i: -frames[i][1][0] * frames[i][1][1])
+        order = sorted(range(len(outputs)), key=lambda i: -frames[i][1][0] * frames[i][1][1])
         # Side by side when the copies that takes are small; else one after the other,
         # each copy freed before the next is made.
         copies = sum(size[0] * size[1] * 4 for _, size in frames)
@@ -216,11 +215,13 @@ class Remover:
             rgb, scaled_alpha = planes.get(box, size)
             if step < len(order) - 1:  # composing consumes the picture; others may need it
                 rgb = rgb.copy()
-            args = (rgb, scaled_alpha, subject, box, size, renderings[index])
+            file = outputs[index]
+            backdrop = (backdrops or {}).get(file.bg_image) if file.bg_image else None
+            args = (rgb, scaled_alpha, subject, box, size, file, backdrop)
             done[index] = _ENCODERS.submit(_encoded, *args) if parallel else _encoded(*args)
         return [
             outcome.result() if isinstance(outcome, Future) else outcome
-            for outcome in (done[index] for index in range(len(renderings)))
+            for outcome in (done[index] for index in range(len(outputs)))
         ]
 
     def remove(
@@ -232,25 +233,26 @@ class Remover:
     ) -> RemovalResult:
         """Cut the subject of the image in ``data`` out of its background (onto
         ``backdrop``, the decoded ``bg_image``, if the options name one)."""
-        return self.render(data, options, [Rendering(options, backdrop)], priority)[0]
+        backdrops = {options.bg_image: backdrop} if options.bg_image and backdrop else {}
+        return self.render(data, options, [options], backdrops, priority)[0]
 
     def render(
         self,
         data: bytes,
-        options: RemovalOptions,
-        renderings: Sequence[Rendering],
+        mask: MaskOptions,
+        outputs: Sequence[FileOptions],
+        backdrops: Backdrops | None = None,
         priority: int = 0,
     ) -> list[RemovalResult]:
-        """One output per rendering, from one run of the model as ``options`` say
-        (``model``, ``quality``)."""
-        prepared = self.prepare(data, options)
+        """One result per output, from one run of the model as ``mask`` says."""
+        prepared = self.prepare(data, mask)
         output, model_s = self.infer_timed(prepared, priority)
-        results = self.finish(prepared, output, renderings)
+        results = self.finish(prepared, output, outputs, backdrops)
         return [dataclasses.replace(result, model_s=model_s) for result in results]
 
 
 def _frame(
-    subject: Box | None, size: tuple[int, int], options: RemovalOptions
+    subject: Box | None, size: tuple[int, int], options: FileOptions
 ) -> tuple[Box, tuple[int, int]]:
     """The part of the picture a rendition shows (the canvas, the crop, or all of it) and
     its size."""
@@ -294,13 +296,11 @@ def _encoded(
     subject: Box | None,
     box: Box,
     size: tuple[int, int],
-    rendering: Rendering,
+    options: FileOptions,
+    backdrop: Image.Image | None,
 ) -> RemovalResult:
-    """One rendition from its planes: compose, encode (``rgb`` is consumed)."""
-    options = rendering.options
-    encoded = encode(
-        compose(rgb, alpha, options, rendering.backdrop), options.format, options.output_quality
-    )
+    """One output from its planes: compose, encode (``rgb`` is consumed)."""
+    encoded = encode(compose(rgb, alpha, options, backdrop), options.format, options.output_quality)
     return RemovalResult(
         data=encoded.data,
         content_type=encoded.content_type,

@@ -29,9 +29,11 @@ from schemas.options import OutputFormat, RemovalOptions
 from schemas.refs import FrozenModel, InputRef, S3Object, WebUrl
 from schemas.renditions import (
     MAX_RENDITIONS,
+    OutputSpec,
     Rendition,
     check_renditions,
     dumped,
+    literal_key,
     rendition_options,
 )
 
@@ -129,7 +131,8 @@ class ImageRequest(FrozenModel):
         default_factory=list,
         max_length=MAX_RENDITIONS,
         description=f"Up to {MAX_RENDITIONS} renditions of one segmentation: each overrides "
-        "the request's options (all but `model` and `quality`) and may name its `bucket` and "
+        "the request's file options (all but `model`, `quality` and `roi`, which shape the "
+        "mask) and may name its `bucket` and "
         "`key` (a template). Empty: one output, as the options say. With `output` set, the "
         "first rendition goes there.",
     )
@@ -142,11 +145,21 @@ class ImageRequest(FrozenModel):
             raise ValueError("give the first output's place once: in `output` or in outputs[0]")
         return self
 
-    def renditions(self) -> list[RemovalOptions]:
-        """The options of each output: the request's own when it lists no ``outputs``."""
-        if not self.outputs:
-            return [self.options]
-        return [rendition_options(self.options, rendition) for rendition in self.outputs]
+    def specs(self) -> list[OutputSpec]:
+        """Every output, resolved: one per rendition, or — with no ``outputs`` — the list
+        of one that the options describe. The first goes to ``output`` when it is set."""
+        specs = [
+            OutputSpec(
+                options=rendition_options(self.options, rendition),
+                bucket=rendition.bucket,
+                key=rendition.key,
+            )
+            for rendition in self.outputs or [Rendition()]
+        ]
+        if self.output is not None:
+            place = {"bucket": self.output.bucket, "key": literal_key(self.output.key)}
+            specs[0] = specs[0].model_copy(update=place)
+        return specs
 
     def same_work_as(self, other: ImageRequest) -> bool:
         """Whether ``other`` asks for the same outputs: the same input, options, renditions

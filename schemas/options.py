@@ -155,8 +155,9 @@ def _normalise_format(value: Any) -> Any:
     return "jpg" if isinstance(value, str) and value.lower() == "jpeg" else value
 
 
-class RemovalOptions(BaseModel):
-    """What to produce once the subject has been segmented."""
+class MaskOptions(BaseModel):
+    """What shapes the mask: one set per request, since the model runs once whatever the
+    number of outputs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -179,6 +180,14 @@ class RemovalOptions(BaseModel):
         "(10%,0,80%,100%): only a subject inside it is kept, everything outside is "
         "background. Shapes the mask, so it is the request's (every rendition shares it).",
     )
+
+
+class FileOptions(BaseModel):
+    """What shapes one output file from the mask: its encoding, background, shadow, size
+    and framing. A request's renditions each have their own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     preset: Preset | None = Field(
         default=None,
         description="A marketplace's image rules as plain options (docs/options.md#presets): "
@@ -308,7 +317,7 @@ class RemovalOptions(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _check_combinations(self) -> RemovalOptions:
+    def _check_combinations(self) -> FileOptions:
         """Reject values that would be silently ignored. Only values that differ from
         their defaults count, so a serialised request (defaults included) round-trips."""
         backgrounds = [f for f in BACKGROUND_FIELDS if getattr(self, f)]
@@ -343,7 +352,7 @@ class RemovalOptions(BaseModel):
 
     def _changed(self, names: tuple[str, ...]) -> list[str]:
         """Those of ``names`` whose value is not their default."""
-        return [n for n in names if getattr(self, n) != RemovalOptions.model_fields[n].default]
+        return [n for n in names if getattr(self, n) != FileOptions.model_fields[n].default]
 
     @property
     def flattened(self) -> bool:
@@ -354,7 +363,22 @@ class RemovalOptions(BaseModel):
         )
 
 
-def _reject(field: str, message: str, options: RemovalOptions) -> None:
+class RemovalOptions(FileOptions, MaskOptions):
+    """A request's options as one flat set, the mask's and its output's — the shape of
+    events' ``options``, form fields and command-line flags."""
+
+    @property
+    def mask(self) -> MaskOptions:
+        """The options that shape the mask."""
+        return MaskOptions.model_validate({n: getattr(self, n) for n in MaskOptions.model_fields})
+
+    @property
+    def file(self) -> FileOptions:
+        """The options that shape the output file."""
+        return FileOptions.model_validate({n: getattr(self, n) for n in FileOptions.model_fields})
+
+
+def _reject(field: str, message: str, options: FileOptions) -> None:
     raise ValidationError.from_exception_data(
         "RemovalOptions",
         [

@@ -1,9 +1,11 @@
 """Renditions: several outputs from one segmentation.
 
 A request's ``outputs`` lists up to :data:`MAX_RENDITIONS` renditions. Each is a set of
-option overrides over the request's options — anything but ``model``, ``quality`` and
-``roi``, which shape the mask and so are the request's — and optionally where to store
-it: a ``bucket`` and a ``key``, which may be a template (:data:`KEY_FIELDS`).
+overrides over the request's file options (:class:`~schemas.options.FileOptions`; what
+shapes the mask, :class:`~schemas.options.MaskOptions`, is the request's alone) and
+optionally where to store it: a ``bucket`` and a ``key``, which may be a template
+(:data:`KEY_FIELDS`). Resolved, each is an :class:`OutputSpec`: the file's whole options
+and its place.
 
 Overrides replace the request's values field by field, with these rules so that an
 override never trips over a value it did not ask for: a ``preset`` counts as its options
@@ -37,6 +39,7 @@ from schemas.options import (
     BACKGROUND_FIELDS,
     CANVAS_DETAILS,
     SHADOW_DETAILS,
+    FileOptions,
     OutputFormat,
     RemovalOptions,
 )
@@ -45,10 +48,9 @@ from schemas.refs import BucketName, FrozenModel, checked_key
 
 MAX_RENDITIONS = 8
 
-MASK_FIELDS = ("model", "quality", "roi")
-"""Options that shape the mask: the request's alone (the model runs once)."""
-OVERRIDABLE = tuple(name for name in RemovalOptions.model_fields if name not in MASK_FIELDS)
-_NULLABLE = {name for name in OVERRIDABLE if RemovalOptions.model_fields[name].default is None}
+OVERRIDABLE = tuple(FileOptions.model_fields)
+"""A rendition overrides what shapes its file; what shapes the mask is the request's."""
+_NULLABLE = {name for name in OVERRIDABLE if FileOptions.model_fields[name].default is None}
 """Options where ``null`` means something (no background…); elsewhere it means unset."""
 
 KEY_FIELDS = {
@@ -114,9 +116,9 @@ def _optional(info: FieldInfo) -> tuple[Any, Any]:
 
 
 _OVERRIDE_FIELDS: dict[str, Any] = {
-    name: _optional(RemovalOptions.model_fields[name]) for name in OVERRIDABLE
+    name: _optional(FileOptions.model_fields[name]) for name in OVERRIDABLE
 }
-_Overrides = create_model(  # the options' fields, each optional: a rendition's overrides
+_Overrides = create_model(  # the file options, each optional: a rendition's overrides
     "RenditionOverrides", __base__=FrozenModel, **_OVERRIDE_FIELDS
 )
 
@@ -151,13 +153,28 @@ class Rendition(_Overrides):
         }
 
 
-def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOptions:
-    """``base`` with ``rendition``'s overrides (see the module's rules); a
+class OutputSpec(FrozenModel):
+    """One output of a request, resolved: the options of its file and where it goes (a
+    ``key`` is a template, :data:`KEY_FIELDS`; none: the default place). Every request
+    has at least one (:meth:`~schemas.events.ImageRequest.specs`)."""
+
+    options: FileOptions
+    bucket: BucketName | None = None
+    key: KeyTemplate | None = None
+
+
+def literal_key(key: str) -> str:
+    """``key`` as a template that names no field (its braces doubled)."""
+    return key.replace("{", "{{").replace("}", "}}")
+
+
+def rendition_options(base: RemovalOptions, rendition: Rendition) -> FileOptions:
+    """``base``'s file options with ``rendition``'s overrides (see the module's rules); a
     :class:`~pydantic.ValidationError` when the result is not a valid set of options."""
     overrides = rendition.overrides()
     if overrides.get("preset") is not None:  # the preset's values, as if named one by one
         overrides = PRESETS[overrides["preset"]] | overrides
-    values = {name: getattr(base, name) for name in RemovalOptions.model_fields}
+    values = {name: getattr(base, name) for name in FileOptions.model_fields}
     dropped = ["preset"]  # the request's preset is in its values already
     if overrides.keys() & set(BACKGROUND_FIELDS) or overrides.get("channels") == "alpha":
         dropped += [*BACKGROUND_FIELDS, *BACKGROUND_DETAILS]
@@ -171,7 +188,7 @@ def rendition_options(base: RemovalOptions, rendition: Rendition) -> RemovalOpti
         dropped.append("output_quality")
     for name in dropped:
         values.pop(name, None)
-    return RemovalOptions.model_validate(values | overrides)
+    return FileOptions.model_validate(values | overrides)
 
 
 def check_renditions(base: RemovalOptions, outputs: list[Rendition]) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from cachetools import TTLCache
 from pydantic import ValidationError
 
-from processors import RemovalResult, Remover, Rendering
+from processors import RemovalResult, Remover
 from processors.compose import canvas_bytes
 from schemas.batches import BatchItemDone, BatchState
 from schemas.errors import CutstreamError, ErrorCode
@@ -237,34 +237,34 @@ class Processor:
             return Delivery(failed=failed_event(record))
         if await self._batch_canceled(request):
             raise ItemCanceledError("its batch was canceled before it ran")
-        renditions = request.payload.renditions()
-        destinations = places(request, renditions, self.output_bucket, self.writes)
+        specs = request.payload.specs()
+        destinations = places(request, specs, self.output_bucket, self.writes)
         record = jobs.attempt_started(jobs.as_consumed(record, request), self.worker)
         await self.jobs.put(record)
         started = time.perf_counter()
         data = await self._fetch(request.account, request.payload.input)
         decoded_bytes = self.remover.header(data).decoded_bytes  # bad input fails here
-        backdrops = await self.backdrops.fetched(request.account, renditions)
+        backdrops = await self.backdrops.fetched(request.account, specs)
         loop = asyncio.get_running_loop()
         # Batch items wait for the model behind interactive requests.
         priority = BULK_PRIORITY if request.payload.batch is not None else 0
         # Every rendition but the last works on a copy of the picture, one at a time; the
         # backdrops not in the cache are decoded inside the reservation, once each; a
         # canvas holds pictures of its own size.
-        needed = decoded_bytes * min(len(renditions), 2) + backdrops.decoded_bytes
-        needed += sum(canvas_bytes(options) for options in renditions)
+        needed = decoded_bytes * min(len(specs), 2) + backdrops.decoded_bytes
+        needed += sum(canvas_bytes(spec.options) for spec in specs)
         async with self.budget.reserve(needed):
             pictures = await backdrops.decode()
-            renderings = [Rendering(o, b) for o, b in zip(renditions, pictures, strict=True)]
             results = await loop.run_in_executor(
                 self.executor,
                 self.remover.render,
                 data,
-                request.payload.options,
-                renderings,
+                request.payload.options.mask,
+                [spec.options for spec in specs],
+                pictures,
                 priority,
             )
-            del pictures, renderings  # the backdrops go with the reservation
+            del pictures  # the backdrops go with the reservation
         metrics.MODEL_SECONDS.observe(results[0].model_s)
         outputs = await asyncio.gather(
             *(

@@ -1,9 +1,9 @@
 """Where each output of a request goes, and the background images it composites onto.
 
-A request's outputs are its renditions (:meth:`ImageRequest.renditions`). The first goes
-to ``output`` or to the default ``<account>/<request_id>.<ext>``; a rendition naming a
-``key`` (a template) goes there, in its ``bucket`` or the first's; any other goes beside
-the first (:func:`~streams.storage.layout.rendition_key`). Every place is checked by the
+A request's outputs are its output specs (:meth:`ImageRequest.specs`). One naming a
+``key`` (a template) goes there, in its ``bucket`` or the first's; the first otherwise
+goes to the default ``<account>/<request_id>.<ext>``, and any other beside the first
+(:func:`~streams.storage.layout.rendition_key`). Every place is checked by the
 write rule, and all are deterministic, so a redelivered request overwrites the same
 objects and leaves no extras.
 """
@@ -24,8 +24,8 @@ from processors.decode import DecodeLimits, Header, decode_rgba, header
 from processors.exceptions import UnusableOptionsError
 from schemas.errors import CutstreamError
 from schemas.events import ImageRequested
-from schemas.options import RemovalOptions
 from schemas.refs import S3Object, UrlInput
+from schemas.renditions import OutputSpec
 from streams.storage.access import WriteAccess
 from streams.storage.layout import output_key, rendition_key
 
@@ -38,12 +38,9 @@ def input_stem(source: S3Object | UrlInput) -> str:
 
 
 def places(
-    request: ImageRequested,
-    renditions: list[RemovalOptions],
-    default_bucket: str,
-    writes: WriteAccess,
+    request: ImageRequested, specs: list[OutputSpec], default_bucket: str, writes: WriteAccess
 ) -> list[S3Object]:
-    """Where each rendition goes, checked by ``writes``
+    """Where each output goes, checked by ``writes``
     (:class:`~streams.storage.access.OutputNotAllowedError`); an unusable key template
     (a bad key once filled in, two outputs in one place) is an
     :class:`~processors.exceptions.UnusableOptionsError`."""
@@ -58,22 +55,21 @@ def places(
         "item_index": str(item.index) if item else "",
     }
     found: list[S3Object] = []
-    for index, options in enumerate(renditions):
-        spec = payload.outputs[index] if payload.outputs else None
-        extension = options.format.extension
-        if spec is not None and spec.key is not None:
+    for index, spec in enumerate(specs):
+        extension = spec.options.format.extension
+        if spec.key is not None:
             bucket = spec.bucket or (found[0].bucket if found else default_bucket)
-            values = common | {"ext": extension, "index": str(index), "size": options.size.value}
+            size = spec.options.size.value
+            values = common | {"ext": extension, "index": str(index), "size": size}
             place = _place(bucket, spec.key.format_map(values), index)
         elif index == 0:
-            place = payload.output or S3Object(
-                bucket=(spec.bucket if spec else None) or default_bucket,
-                key=output_key(request.account, request.request_id, extension),
-            )
+            key = output_key(request.account, request.request_id, extension)
+            place = S3Object(bucket=spec.bucket or default_bucket, key=key)
         else:
             first = found[0]
-            bucket = (spec.bucket if spec else None) or first.bucket
-            place = _place(bucket, rendition_key(first.key, index, extension), index)
+            place = _place(
+                spec.bucket or first.bucket, rendition_key(first.key, index, extension), index
+            )
         if place in found:
             raise UnusableOptionsError(
                 f"outputs[{index}] would overwrite outputs[{found.index(place)}] "
@@ -105,14 +101,12 @@ class RequestBackdrops:
     """The background images of one request: fetched and checked once per distinct
     reference, their decoding's memory known before any is decoded."""
 
-    def __init__(self, owner: Backdrops, by_rendition: list[str | None], data: dict[str, bytes]):
+    def __init__(
+        self, owner: Backdrops, digests: dict[S3Object | UrlInput, str], data: dict[str, bytes]
+    ):
         self._owner = owner
-        self._by_rendition = by_rendition
+        self._digests = digests
         self._data = data
-
-    @property
-    def _items(self) -> list[tuple[str, bytes]]:
-        return list(self._data.items())
 
     @property
     def decoded_bytes(self) -> int:
@@ -124,10 +118,13 @@ class RequestBackdrops:
             if digest not in self._owner.cache
         )
 
-    async def decode(self) -> list[Image.Image | None]:
-        """Each rendition's backdrop, decoded once per distinct image (or from the cache)."""
-        images = {digest: await self._owner.decoded(digest, data) for digest, data in self._items}
-        return [images[digest] if digest else None for digest in self._by_rendition]
+    async def decode(self) -> dict[S3Object | UrlInput, Image.Image]:
+        """Each background image by its reference, decoded once per distinct image (or
+        taken from the cache)."""
+        images = {
+            digest: await self._owner.decoded(digest, data) for digest, data in self._data.items()
+        }
+        return {ref: images[digest] for ref, digest in self._digests.items()}
 
 
 class Backdrops:
@@ -146,25 +143,24 @@ class Backdrops:
     def header(self, data: bytes) -> Header:
         return header(data, self.limits)
 
-    async def fetched(self, account: str, renditions: list[RemovalOptions]) -> RequestBackdrops:
+    async def fetched(self, account: str, specs: list[OutputSpec]) -> RequestBackdrops:
         """Fetch and check (the input limits, from the header) every distinct ``bg_image``
-        of ``renditions``; errors are the input errors, with ``bg_image`` in their message."""
-        by_ref: dict[S3Object | UrlInput, str] = {}
+        of ``specs``; errors are the input errors, with ``bg_image`` in their message."""
+        digests: dict[S3Object | UrlInput, str] = {}
         data: dict[str, bytes] = {}
         try:
-            for options in renditions:
-                ref = options.bg_image
-                if ref is None or ref in by_ref:
+            for spec in specs:
+                ref = spec.options.bg_image
+                if ref is None or ref in digests:
                     continue
                 body = await self.fetch(account, ref)
                 self.header(body)
-                by_ref[ref] = digest = hashlib.sha256(body).hexdigest()
+                digests[ref] = digest = hashlib.sha256(body).hexdigest()
                 data[digest] = body
         except CutstreamError as exc:
             exc.message = f"bg_image: {exc.message}"
             raise
-        chosen = [by_ref[o.bg_image] if o.bg_image is not None else None for o in renditions]
-        return RequestBackdrops(self, chosen, data)
+        return RequestBackdrops(self, digests, data)
 
     async def decoded(self, digest: str, data: bytes) -> Image.Image:
         """The RGBA picture of ``data`` (whose SHA-256 is ``digest``), from the cache or

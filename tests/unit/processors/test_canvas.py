@@ -13,9 +13,8 @@ from PIL import Image
 
 from processors import Remover
 from processors.compose import BBOX_THRESHOLD
-from processors.pipeline import Rendering
 from schemas.geometry import Anchor
-from schemas.options import RemovalOptions
+from schemas.options import FileOptions, RemovalOptions
 from schemas.presets import PRESETS, RULES, Preset
 from tests.images import jpeg_bytes, photo, photo_jpeg
 
@@ -150,12 +149,12 @@ def test_a_size_preset_shrinks_the_whole_canvas(remover: Remover) -> None:
 def test_renditions_with_different_canvases_from_one_model_run(remover: Remover) -> None:
     data = photo_jpeg("chelsea")
     base = RemovalOptions()
-    renderings = [
-        Rendering(RemovalOptions(canvas="800x800", padding="10%", bg_color="white", format="jpg")),
-        Rendering(RemovalOptions(canvas="1200x600", align="left")),
-        Rendering(RemovalOptions()),
+    files = [
+        FileOptions(canvas="800x800", padding="10%", bg_color="white", format="jpg"),
+        FileOptions(canvas="1200x600", align="left"),
+        FileOptions(),
     ]
-    results = remover.render(data, base, renderings)
+    results = remover.render(data, base, files)
     assert [(r.width, r.height) for r in results] == [(800, 800), (1200, 600), (451, 300)]
     wide = Image.open(io.BytesIO(results[1].data))
     assert subject_bounds(wide)[0] <= 2  # on the left edge

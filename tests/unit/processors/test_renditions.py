@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from processors import Remover, Rendering, pipeline
+from processors import Remover, pipeline
 from processors.compose import fitted
 from schemas.events import ImageRequest
 from schemas.geometry import Anchor
@@ -47,8 +47,8 @@ def test_four_renditions_come_from_one_model_run(
         return original(tensor)  # type: ignore[arg-type]
 
     monkeypatch.setattr(segmenter, "run", counted)
-    renderings = [Rendering(options) for options in request.renditions()]
-    results = remover.render(photo_jpeg("astronaut"), request.options, renderings)
+    files = [spec.options for spec in request.specs()]
+    results = remover.render(photo_jpeg("astronaut"), request.options, files)
 
     assert len(runs) == 1
     width, height = photo("astronaut").size
@@ -65,7 +65,7 @@ def test_four_renditions_come_from_one_model_run(
         assert image.mode == "RGB"
     assert (alpha_of(results[2].data) == 0).mean() > 0.05  # still a cutout
     # The first rendition is exactly what a request for it alone gives.
-    alone = remover.remove(photo_jpeg("astronaut"), request.renditions()[0])
+    alone = remover.render(photo_jpeg("astronaut"), request.options, files[:1])[0]
     assert alone.data == results[0].data
 
 
@@ -80,7 +80,7 @@ def test_overrides_replace_the_background_and_keep_the_rest() -> None:
             {"shadow": False},
         ],
     )
-    same, transparent, blurred, mask, flat = request.renditions()
+    same, transparent, blurred, mask, flat = (spec.options for spec in request.specs())
     assert (same.bg_color, same.output_quality, same.shadow) == ((255, 0, 0, 255), 70, True)
     assert transparent.bg_color is None
     assert transparent.output_quality is None
@@ -95,7 +95,7 @@ def test_overrides_replace_the_background_and_keep_the_rest() -> None:
 def test_an_unset_override_and_a_null_one_survive_a_round_trip() -> None:
     request = _request({"bg_color": "red"}, [{"size": "small"}, {"bg_color": None}])
     again = ImageRequest.model_validate_json(request.model_dump_json())
-    assert [o.bg_color for o in again.renditions()] == [(255, 0, 0, 255), None]
+    assert [spec.options.bg_color for spec in again.specs()] == [(255, 0, 0, 255), None]
     assert again.same_work_as(request)
     assert not again.same_work_as(_request({"bg_color": "red"}, [{"size": "small"}, {}]))
 
@@ -174,11 +174,33 @@ def test_side_by_side_and_one_after_the_other_give_the_same_bytes(
             {"size": "small", "crop": False},
         ],
     )
-    renderings = [Rendering(options) for options in request.renditions()]
-    together = remover.render(photo_jpeg("coffee"), request.options, renderings)
+    files = [spec.options for spec in request.specs()]
+    together = remover.render(photo_jpeg("coffee"), request.options, files)
     monkeypatch.setattr(pipeline, "PARALLEL_RENDITION_BYTES", 0)
-    apart = remover.render(photo_jpeg("coffee"), request.options, renderings)
+    apart = remover.render(photo_jpeg("coffee"), request.options, files)
     assert [r.data for r in together] == [r.data for r in apart]
     assert [(r.width, r.height) for r in together] == [(r.width, r.height) for r in apart]
     assert together[2].width == 512  # not cropped
     assert together[1].width == 256
+
+
+def test_every_request_has_output_specs_and_one_output_is_the_list_of_one() -> None:
+    plain = ImageRequest.model_validate(
+        {"input": {"url": "https://images.example/a.jpg"}, "options": {"format": "webp"}}
+    )
+    (spec,) = plain.specs()
+    assert (spec.options.format.value, spec.bucket, spec.key) == ("webp", None, None)
+
+    placed = ImageRequest.model_validate(
+        {
+            "input": {"url": "https://images.example/a.jpg"},
+            "options": {"quality": "best", "bg_color": "red"},
+            "output": {"bucket": "cutstream-outputs", "key": "acme/{odd} name.png"},
+            "outputs": [{}, {"size": "small", "bg_color": None}],
+        }
+    )
+    first, second = placed.specs()
+    assert first.key is not None
+    assert first.key.format_map({}) == "acme/{odd} name.png"  # a literal key stays literal
+    assert (second.key, second.options.size.value, second.options.bg_color) == (None, "small", None)
+    assert not hasattr(second.options, "quality")  # the mask is the request's
