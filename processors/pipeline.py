@@ -216,8 +216,7 @@ class Remover:
             if step < len(order) - 1:  # composing consumes the picture; others may need it
                 rgb = rgb.copy()
             file = outputs[index]
-            backdrop = (backdrops or {}).get(file.bg_image) if file.bg_image else None
-            args = (rgb, scaled_alpha, subject, box, size, file, backdrop)
+            args = (rgb, scaled_alpha, subject, box, size, file, _backdrop(file, backdrops))
             done[index] = _ENCODERS.submit(_encoded, *args) if parallel else _encoded(*args)
         return [
             outcome.result() if isinstance(outcome, Future) else outcome
@@ -233,7 +232,8 @@ class Remover:
     ) -> RemovalResult:
         """Cut the subject of the image in ``data`` out of its background (onto
         ``backdrop``, the decoded ``bg_image``, if the options name one)."""
-        backdrops = {options.bg_image: backdrop} if options.bg_image and backdrop else {}
+        ref = options.bg_image
+        backdrops = {ref: backdrop} if isinstance(ref, S3Object | UrlInput) and backdrop else {}
         return self.render(data, options, [options], backdrops, priority)[0]
 
     def render(
@@ -288,6 +288,12 @@ class _Planes:
             )
         made.append(planes)
         return planes
+
+
+def _backdrop(options: FileOptions, backdrops: Backdrops | None) -> Image.Image | None:
+    """The decoded background image ``options`` name, if any."""
+    ref = options.bg_image
+    return (backdrops or {}).get(ref) if isinstance(ref, S3Object | UrlInput) else None
 
 
 def _encoded(

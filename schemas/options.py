@@ -30,7 +30,7 @@ from schemas.geometry import (
     RoiField,
 )
 from schemas.presets import PRESETS, Preset
-from schemas.refs import InputRef
+from schemas.refs import ImageRef
 
 
 class OutputFormat(StrEnum):
@@ -220,7 +220,7 @@ class FileOptions(BaseModel):
         default=None,
         description="Replace the background with a vertical gradient: [top colour, bottom colour].",
     )
-    bg_image: Annotated[InputRef, BeforeValidator(_image_reference)] | None = Field(
+    bg_image: Annotated[ImageRef, BeforeValidator(_image_reference)] | None = Field(
         default=None,
         description="Replace the background with an image: an https URL (the same URL rules "
         "as inputs), an object reference ({bucket, key}, or `s3://bucket/key`, readable by "

@@ -15,7 +15,9 @@ from pydantic import (
     StringConstraints,
     Tag,
     UrlConstraints,
+    ValidationInfo,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 WebUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["http", "https"], max_length=2048)]
 
@@ -106,3 +108,34 @@ InputRef = Annotated[
     Annotated[S3Object, Tag("s3")] | Annotated[UrlInput, Tag("url")],
     Discriminator(_input_kind),
 ]
+
+
+UPLOADS_CONTEXT = "uploads"
+"""The validation context key under which the gateway allows :class:`UploadRef`."""
+
+
+class UploadRef(FrozenModel):
+    """A file sent with an HTTP request in a multipart ``part`` (an uploaded background
+    image). The gateway stores it beside the input and puts that object's reference in its
+    place before the request is queued, so it never travels in an event: anywhere but the
+    gateway's own parsing it is refused."""
+
+    kind: Literal["upload"] = "upload"
+    part: str = Field(max_length=64, description="The multipart part that carries the file.")
+
+
+def _only_at_the_gateway(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, UploadRef) and not (info.context or {}).get(UPLOADS_CONTEXT):
+        raise ValueError("an uploaded file exists only in an HTTP request; name an object or a URL")
+    return value
+
+
+ImageRef = Annotated[
+    Annotated[S3Object, Tag("s3")]
+    | Annotated[UrlInput, Tag("url")]
+    | Annotated[SkipJsonSchema[UploadRef], Tag("upload")],
+    Discriminator(_input_kind),
+    AfterValidator(_only_at_the_gateway),
+]
+"""An image an option names (a background image): an input reference, or — while the
+gateway parses a multipart request — the file uploaded with it (not in the schemas)."""

@@ -44,7 +44,7 @@ from schemas.options import (
     RemovalOptions,
 )
 from schemas.presets import PRESETS
-from schemas.refs import BucketName, FrozenModel, checked_key
+from schemas.refs import UPLOADS_CONTEXT, BucketName, FrozenModel, checked_key
 
 MAX_RENDITIONS = 8
 
@@ -188,7 +188,9 @@ def rendition_options(base: RemovalOptions, rendition: Rendition) -> FileOptions
         dropped.append("output_quality")
     for name in dropped:
         values.pop(name, None)
-    return FileOptions.model_validate(values | overrides)
+    # An upload the request names was allowed where the request was parsed; an override
+    # naming one was refused when the rendition was.
+    return FileOptions.model_validate(values | overrides, context={UPLOADS_CONTEXT: True})
 
 
 def check_renditions(base: RemovalOptions, outputs: list[Rendition]) -> None:

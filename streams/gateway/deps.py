@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schemas.events import ImageCompleted, ImageFailed
 from schemas.options import RemovalOptions
+from schemas.refs import UPLOADS_CONTEXT
 from streams.gateway.errors import ApiError, from_code
 from streams.gateway.service import Gateway
 
@@ -68,10 +69,11 @@ PAIR_SEPARATORS = {"bg_gradient": ";", "shadow_offset": ","}
 """Pair fields sent as one form value: colours contain commas, so they split on ';'."""
 
 
-def options_from(fields: Mapping[str, Any]) -> RemovalOptions:
+def options_from(fields: Mapping[str, Any], uploads: bool = False) -> RemovalOptions:
     """Options from form fields named like the options model; a bad value is a 400
     naming the field. A pair is a list (a repeated field) or one string (see
-    :data:`PAIR_SEPARATORS`)."""
+    :data:`PAIR_SEPARATORS`). ``uploads``: a field may name a file of this multipart
+    request (:class:`~schemas.refs.UploadRef`)."""
     given: dict[str, Any] = {}
     for name in RemovalOptions.model_fields:
         value = fields.get(name)
@@ -80,7 +82,7 @@ def options_from(fields: Mapping[str, Any]) -> RemovalOptions:
         if name in PAIR_SEPARATORS and isinstance(value, str):
             value = [part.strip() for part in value.split(PAIR_SEPARATORS[name])]
         given[name] = value
-    return validated_options(given)
+    return validated_options(given, uploads)
 
 
 def invalid_request(errors: Sequence[Any], whole: str) -> ApiError:
@@ -91,9 +93,9 @@ def invalid_request(errors: Sequence[Any], whole: str) -> ApiError:
     return ApiError(400, "invalid_request", f"{where}: {error.get('msg', 'invalid')}")
 
 
-def validated_options(given: Mapping[str, Any]) -> RemovalOptions:
+def validated_options(given: Mapping[str, Any], uploads: bool = False) -> RemovalOptions:
     try:
-        return RemovalOptions.model_validate(dict(given))
+        return RemovalOptions.model_validate(dict(given), context={UPLOADS_CONTEXT: uploads})
     except ValidationError as exc:
         raise invalid_request(exc.errors(), "options") from None
 

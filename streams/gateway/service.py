@@ -20,7 +20,7 @@ from schemas.api.native import ObjectRef
 from schemas.events import ImageCompleted, ImageFailed, OutputInfo, is_key_safe
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
-from schemas.refs import S3Object, UrlInput
+from schemas.refs import S3Object, UploadRef, UrlInput
 from schemas.renditions import Rendition
 from schemas.webhooks import WebhookFormat
 from streams.config.settings import Settings
@@ -100,7 +100,9 @@ class Gateway:
         ``outputs`` are its renditions; ``backdrop`` an uploaded ``bg_image``, stored
         beside the input."""
         request_id = request_id or new_request_id()
-        if backdrop is not None:
+        if isinstance(options.bg_image, UploadRef):  # the uploaded file's own place
+            if backdrop is None:
+                raise ValueError("bg_image names an upload, but none was given")
             place = self.submitter.upload_target(account, request_id, f"bg-{backdrop.filename}")
             options = options.model_copy(update={"bg_image": place})
         request = image_request(

@@ -24,7 +24,7 @@ from processors.decode import DecodeLimits, Header, decode_rgba, header
 from processors.exceptions import UnusableOptionsError
 from schemas.errors import CutstreamError
 from schemas.events import ImageRequested
-from schemas.refs import S3Object, UrlInput
+from schemas.refs import S3Object, UploadRef, UrlInput
 from schemas.renditions import OutputSpec
 from streams.storage.access import WriteAccess
 from streams.storage.layout import output_key, rendition_key
@@ -151,6 +151,8 @@ class Backdrops:
         try:
             for spec in specs:
                 ref = spec.options.bg_image
+                if isinstance(ref, UploadRef):  # the gateway stores uploads before queueing
+                    raise UnusableOptionsError("bg_image: an upload cannot be read here")
                 if ref is None or ref in digests:
                     continue
                 body = await self.fetch(account, ref)

@@ -27,7 +27,7 @@ from schemas.api.native import (
 from schemas.events import OutputInfo
 from schemas.jobs import JobRecord, JobStatus
 from schemas.options import RemovalOptions
-from schemas.refs import UrlInput
+from schemas.refs import UploadRef, UrlInput
 from streams.gateway.deps import (
     IMAGE_RESPONSE,
     Account,
@@ -114,9 +114,9 @@ async def parse_job(request: Request, service: Gateway) -> ParsedJob:
             for key, value in form.items()
             if not isinstance(value, UploadFile)
         }
-        if backdrop is not None:  # stands for the upload until the job has an id
-            fields["bg_image"] = "s3://placeholder/bg_image"
-        options = options_from(fields)
+        if backdrop is not None:  # stored beside the input once the job has an id
+            fields["bg_image"] = UploadRef(part="bg_image")
+        options = options_from(fields, uploads=True)
         try:
             job = JobCreate.model_validate(
                 {

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from schemas.colors import RGBA
+from schemas.events import ImageRequest, ImageRequested
 from schemas.geometry import Length
 from schemas.options import Channels, OutputFormat, RemovalOptions, SizePreset
+from schemas.refs import UPLOADS_CONTEXT, UploadRef
 
 
 def test_defaults_are_a_transparent_full_size_png() -> None:
@@ -118,3 +121,15 @@ def test_a_model_name_is_short_and_plain() -> None:
     for name in ("x" * 65, "x" * 1_100_000, "../u2net", "u2net onnx", ""):
         with pytest.raises(ValidationError):
             RemovalOptions(model=name)
+
+
+def test_an_upload_reference_is_only_for_the_gateways_parsing() -> None:
+    upload = {"bg_image": {"kind": "upload", "part": "bg_image"}}
+    with pytest.raises(ValidationError, match="exists only in an HTTP request"):
+        RemovalOptions.model_validate(upload)
+    event = {"input": {"url": "https://images.example/a.jpg"}, "options": upload}
+    with pytest.raises(ValidationError, match="exists only in an HTTP request"):
+        ImageRequest.model_validate(event)
+    parsed = RemovalOptions.model_validate(upload, context={UPLOADS_CONTEXT: True})
+    assert parsed.bg_image == UploadRef(part="bg_image")
+    assert "UploadRef" not in json.dumps(ImageRequested.model_json_schema())  # not in events
