@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     WithJsonSchema,
+    computed_field,
     model_validator,
 )
 
@@ -198,7 +199,8 @@ class OutputInfo(S3Object):
 
 
 def every_output(data: Any) -> Any:
-    """A result written before renditions has ``output`` alone: it is every output."""
+    """The reader of results and job records written before renditions: they carry
+    ``output`` alone, which is their one output."""
     if isinstance(data, dict) and not data.get("outputs") and data.get("output") is not None:
         return {**data, "outputs": [data["output"]]}
     return data
@@ -207,14 +209,22 @@ def every_output(data: Any) -> Any:
 class ImageResult(FrozenModel):
     """Payload of ``image.completed``."""
 
-    output: OutputInfo = Field(description="The first output (the only one, usually).")
     outputs: list[OutputInfo] = Field(
-        default_factory=list,
+        min_length=1,
         description="Every output, in the order of the request's `outputs` (one when it "
-        "listed none); the first is `output`.",
+        "listed none).",
     )
 
     _outputs_filled = model_validator(mode="before")(every_output)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The first output (the only one, usually): `outputs[0]`, for readers "
+        "of one output."
+    )
+    @property
+    def output(self) -> OutputInfo:
+        return self.outputs[0]
+
     processing_ms: float = Field(ge=0, description="Wall time of the successful attempt.")
     attempts: int = Field(ge=1, description="Processing attempts it took.")
     worker: str = Field(default="", description="Which worker produced it (host:pid).")

@@ -74,9 +74,8 @@ class JobRecord(BaseModel):
         default=None, description="From the first attempt's start to the outcome."
     )
     attempts: int = Field(default=0, description="Processing attempts started.")
-    output: OutputInfo | None = Field(default=None, description="The first output.")
     outputs: list[OutputInfo] = Field(
-        default_factory=list, description="Every output (renditions), the first being `output`."
+        default_factory=list, description="Every output, once it succeeded (renditions)."
     )
     error: ErrorInfo | None = Field(default=None, description="Final error, or the last one.")
     worker: str | None = None
@@ -91,6 +90,13 @@ class JobRecord(BaseModel):
     )
 
     _outputs_filled = model_validator(mode="before")(every_output)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The first output (`outputs[0]`), once it succeeded."
+    )
+    @property
+    def output(self) -> OutputInfo | None:
+        return self.outputs[0] if self.outputs else None
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Credits the request cost: its held credits once it succeeded; a failed "

@@ -132,7 +132,6 @@ def succeeded(
         JobStatus.SUCCEEDED,
         event_id,
         at,
-        output=outputs[0],
         outputs=list(outputs),
         error=None,
     )

@@ -39,7 +39,6 @@ def completed_event(record: JobRecord) -> ImageCompleted:
     if record.output is None:
         raise ValueError(f"record {record.request_id} has not succeeded")
     result = ImageResult(
-        output=record.output,
         outputs=record.outputs,
         processing_ms=record.duration_ms or 0.0,
         attempts=max(record.attempts, 1),

@@ -95,7 +95,7 @@ def test_result_events_are_told_apart_by_type() -> None:
         bucket="out", key="acme/r.png", content_type="image/png", size_bytes=10, width=3, height=2
     )
     completed = ImageCompleted(
-        request_id="r", payload=ImageResult(output=output, processing_ms=1.5, attempts=1)
+        request_id="r", payload=ImageResult(outputs=[output], processing_ms=1.5, attempts=1)
     )
     failed = ImageFailed(
         request_id="r",
