@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from schemas.textual import Textual
 
 
 class RGBA(NamedTuple):
@@ -84,15 +84,14 @@ def parse_color(value: Any) -> RGBA:
 
 Color = Annotated[
     RGBA,
-    BeforeValidator(parse_color),
-    PlainSerializer(RGBA.hex, return_type=str),
-    WithJsonSchema(
+    Textual(
+        parse_color,
+        RGBA.hex,
         {
-            "type": "string",
             "description": "#rrggbb[aa], #rgb[a], rgb(r,g,b), rgba(r,g,b,a), (r,g,b[,a]) or a "
             "CSS colour name",
             "examples": ["#ffffff", "rgba(0, 0, 0, 0.5)", "(255, 140, 0, 255)", "white"],
-        }
+        },
     ),
 ]
 """A pydantic field type for colours: parses every accepted form, serialises to hex."""

@@ -10,19 +10,10 @@ round-trips through JSON, a form field and a CLI flag unchanged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import (
-    BeforeValidator,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
-    PlainSerializer,
-    WithJsonSchema,
-)
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from schemas.textual import Textual
 
 
 class Anchor(StrEnum):
@@ -85,36 +76,18 @@ def parse_length(value: Any, max_px: float, max_percent: float) -> Length:
     return Length(number, unit)
 
 
-@dataclass(frozen=True)
-class LengthRules:
-    """The metadata that makes ``Annotated[Length, LengthRules(…)]`` an option: parsed
-    from text or a number within the limits, written back as text."""
-
-    max_px: int
-    max_percent: int
-    of: str
-    """What a percentage is of, for the schema's description."""
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            lambda value: parse_length(value, self.max_px, self.max_percent),
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                Length.text, return_schema=core_schema.str_schema()
-            ),
-        )
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {
-            "type": "string",
+def length_rules(max_px: int, max_percent: int, of: str) -> Textual:
+    """``Annotated[Length, length_rules(…)]``: a length within those limits, a percentage
+    being of ``of`` (for the schema's description)."""
+    return Textual(
+        lambda value: parse_length(value, max_px, max_percent),
+        Length.text,
+        {
             "pattern": r"^\d+(\.\d+)?(px|%)?$",
-            "description": f"pixels (max {self.max_px}) or percent of {self.of} "
-            f"(max {self.max_percent})",
+            "description": f"pixels (max {max_px}) or percent of {of} (max {max_percent})",
             "examples": ["0", "20px", "10%"],
-        }
+        },
+    )
 
 
 MAX_CANVAS_SIDE = 10_000
@@ -154,15 +127,14 @@ def parse_canvas(value: Any) -> CanvasSize:
 
 CanvasField = Annotated[
     CanvasSize,
-    BeforeValidator(parse_canvas),
-    PlainSerializer(CanvasSize.text, return_type=str),
-    WithJsonSchema(
+    Textual(
+        parse_canvas,
+        CanvasSize.text,
         {
-            "type": "string",
             "pattern": r"^\d{1,5}[xX×]\d{1,5}$",
             "description": f"WIDTHxHEIGHT in pixels, each side 1 to {MAX_CANVAS_SIDE}",
             "examples": ["2000x2000", "1600x1200"],
-        }
+        },
     ),
 ]
 
@@ -207,15 +179,14 @@ def parse_roi(value: Any) -> Roi:
 
 RoiField = Annotated[
     Roi,
-    BeforeValidator(parse_roi),
-    PlainSerializer(Roi.text, return_type=str),
-    WithJsonSchema(
+    Textual(
+        parse_roi,
+        Roi.text,
         {
-            "type": "string",
             "pattern": r"^\s*\d+(\.\d+)?(px|%)?\s*(,\s*\d+(\.\d+)?(px|%)?\s*){3}$",
             "description": "x,y,w,h of the region: each in pixels or percent of the image's "
             "width (x, w) or height (y, h)",
             "examples": ["0,0,100%,100%", "120,40,800,600"],
-        }
+        },
     ),
 ]

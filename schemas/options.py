@@ -26,8 +26,8 @@ from schemas.geometry import (
     Anchor,
     CanvasField,
     Length,
-    LengthRules,
     RoiField,
+    length_rules,
 )
 from schemas.presets import PRESETS, Preset
 from schemas.refs import ImageRef
@@ -144,10 +144,10 @@ CANVAS_DETAILS = ("padding", "align", "max_upscale")
 
 
 MarginField = Annotated[
-    Length, LengthRules(MAX_MARGIN_PX, MAX_MARGIN_PERCENT, "the subject's size")
+    Length, length_rules(MAX_MARGIN_PX, MAX_MARGIN_PERCENT, "the subject's size")
 ]
 PaddingField = Annotated[
-    Length, LengthRules(MAX_CANVAS_SIDE // 2, MAX_PADDING_PERCENT, "the canvas side")
+    Length, length_rules(MAX_CANVAS_SIDE // 2, MAX_PADDING_PERCENT, "the canvas side")
 ]
 
 
