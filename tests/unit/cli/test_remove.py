@@ -78,7 +78,17 @@ def test_a_preset_and_canvas_flags(inbox: Path, tmp_path: Path) -> None:
     with Image.open(out / "cup.jpg") as image:
         assert (image.format, image.size) == ("JPEG", (1600, 1600))
         assert image.getpixel((0, 0)) == (255, 255, 255)
-    flags = "--overwrite --preset ebay --format png --canvas 800x400 --align bottom".split()
+    flags = [
+        "--overwrite",
+        "--preset",
+        "ebay",
+        "--format",
+        "png",
+        "--canvas",
+        "800x400",
+        "--align",
+        "bottom",
+    ]
     code, output = invoke(str(inbox / "cup.jpg"), "-o", str(out), *flags)
     assert code == 0, output
     with Image.open(out / "cup.png") as image:
