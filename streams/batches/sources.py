@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from schemas.batches import INPUT_COLUMNS, BatchSpec, ManifestSource, PrefixSource, SourceItem
 from schemas.options import RemovalOptions
+from schemas.presets import PRESETS, Preset
 from schemas.refs import S3Object, UrlInput
 from streams.batches.exceptions import ManifestTooLargeError, SourceError
 from streams.net.fetch import Fetcher, InputFetchError
@@ -94,11 +95,12 @@ class Items:
         except ValidationError as exc:
             return failed(f"bad input {raw_input[:200]!r}: {_first_error(exc)}")
         overrides = row.get("options")
-        flat = {k: v for k, v in row.items() if k in OPTION_FIELDS and v not in ("", None)}
+        given = {k: v for k, v in row.items() if k in OPTION_FIELDS and v not in ("", None)}
+        given |= overrides if isinstance(overrides, dict) else {}
+        if given.get("preset") in PRESETS:  # a row's preset counts as its options, one by one
+            given = PRESETS[Preset(given["preset"])] | given
         try:
-            options = RemovalOptions.model_validate(
-                {**self.base, **flat, **(overrides if isinstance(overrides, dict) else {})}
-            )
+            options = RemovalOptions.model_validate({**self.base, **given})
         except ValidationError as exc:
             return failed(f"bad options: {_first_error(exc)}")
         return SourceItem(

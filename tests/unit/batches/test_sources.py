@@ -121,6 +121,19 @@ def test_a_csv_finds_its_columns_and_reports_bad_rows() -> None:
     assert found[3].options.bg_color is not None
 
 
+def test_a_rows_preset_replaces_the_batchs_and_its_other_columns_win() -> None:
+    text = (
+        "sku,url,preset,format\n"
+        "a,https://img.example/a.jpg,,\n"
+        "b,https://img.example/b.jpg,ebay,\n"
+        "c,https://img.example/c.jpg,google,png\n"
+    )
+    found = items(text, "csv", options={"preset": "amazon", "align": "bottom"})
+    canvases = [(i.options.canvas, i.options.format.value) for i in found if i.options]
+    assert canvases == [((2000, 2000), "jpg"), ((1600, 1600), "jpg"), ((1500, 1500), "png")]
+    assert all(i.options is not None and i.options.align == "bottom" for i in found)
+
+
 def test_a_csv_without_an_input_column_cannot_be_read() -> None:
     with pytest.raises(SourceError, match="no input column"):
         items("sku,picture\n1,x\n", "csv")
