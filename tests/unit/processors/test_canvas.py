@@ -69,14 +69,8 @@ def test_the_subject_fills_the_canvas_less_padding_and_sits_by_align(
 
 
 def test_the_done_when_example_a_white_jpeg_square(remover: Remover) -> None:
-    image = output(
-        remover,
-        photo_jpeg("coffee"),
-        canvas="1000x1000",
-        padding="10%",
-        bg_color="white",
-        format="jpg",
-    )
+    square = {"canvas": "1000x1000", "padding": "10%", "bg_color": "white", "format": "jpg"}
+    image = output(remover, photo_jpeg("coffee"), **square)
     assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (1000, 1000))
     corners = [image.getpixel(xy) for xy in ((0, 0), (999, 0), (0, 999), (999, 999))]
     assert all(min(pixel) >= 254 for pixel in corners)  # type: ignore[arg-type]
@@ -125,14 +119,8 @@ def test_a_small_subject_is_not_enlarged_past_the_limit(remover: Remover) -> Non
 
 
 def test_the_shadow_stays_on_the_canvas(remover: Remover) -> None:
-    image = output(
-        remover,
-        photo_jpeg("coffee"),
-        canvas="600x600",
-        shadow="true",
-        shadow_offset=(40, 40),
-        align="bottom-right",
-    )
+    corner = {"canvas": "600x600", "shadow": "true", "shadow_offset": (40, 40)}
+    image = output(remover, photo_jpeg("coffee"), **corner, align="bottom-right")
     alpha = np.asarray(image.getchannel("A"))
     assert max(alpha[-1, :].max(), alpha[:, -1].max()) <= 8  # only the blur's faint tail
     assert alpha[-60:, :].max() > 0  # the shadow reaches down to the bottom right
