@@ -11,6 +11,7 @@ from schemas.events import RequestId
 from schemas.options import RemovalOptions
 from schemas.refs import BucketName, ObjectKey, WebUrl
 from schemas.renditions import MAX_RENDITIONS, Rendition, check_renditions
+from schemas.webhooks import DeliveryAttempt, DeliveryOutcome
 
 
 class ObjectRef(BaseModel):
@@ -85,6 +86,24 @@ class ErrorView(BaseModel):
     message: str
 
 
+class WebhookAttemptView(BaseModel):
+    """The latest webhook delivery attempt, as the notifier recorded it."""
+
+    at: datetime
+    outcome: DeliveryOutcome = Field(
+        description="delivered, retrying, exhausted, endpoint_disabled, refused (the URL "
+        "failed the URL guard when it was resolved, so it was never called) or "
+        "skipped_disabled."
+    )
+    status_code: int | None = None
+    error: str | None = Field(default=None, description="Why it failed, if it did.")
+    next_attempt_in_s: float | None = None
+
+    @classmethod
+    def of(cls, attempt: DeliveryAttempt) -> WebhookAttemptView:
+        return cls.model_validate(attempt.model_dump(include=set(cls.model_fields)))
+
+
 JobStatusName = Literal["accepted", "processing", "succeeded", "failed", "canceled"]
 
 
@@ -112,6 +131,9 @@ class JobView(BaseModel):
     error: ErrorView | None = None
     webhook_url: str | None = None
     webhook_deliveries: int = Field(default=0, description="Delivery attempts made so far.")
+    webhook_last_attempt: WebhookAttemptView | None = Field(
+        default=None, description="The latest delivery attempt, once there is one."
+    )
     credits_charged: int = Field(
         default=0,
         description="Credits the job cost: what it holds once it succeeded (plans that draw "

@@ -16,9 +16,11 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Err, Ok
 
 from processors.segmenters.catalog import KNOWN_MODELS
+from schemas.webhooks import DeliveryAttempt
 from streams.config.settings import Settings
 from streams.stack import ensure_topics
 from streams.storage.apikeys import KeyStore
+from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
 from tests.httpserver import Server
 from tests.integration.conftest import CUP, private_topics
@@ -55,6 +57,31 @@ async def test_native_job_multipart_poll_and_download(api: RunningGateway) -> No
         assert done["estimated_completion_s"] is None
         output = await client.get(done["output"]["url"], headers={"Authorization": ""})
         assert image_of(output.content).size == (512, 341)
+
+
+async def test_a_refused_webhook_shows_in_the_job(api: RunningGateway) -> None:
+    """What the notifier records about a URL the guard refuses at delivery reaches the
+    caller through the job, not only the operator's dead letters."""
+    async with httpx.AsyncClient(base_url=api.url, headers=bearer()) as client:
+        created = await client.post("/v1/jobs", files={"image": ("cup.jpg", CUP)})
+        job_id = created.json()["id"]
+        done = await poll(client, f"/v1/jobs/{job_id}", "status", {"succeeded", "failed"})
+        assert done["webhook_last_attempt"] is None
+        jobs = JobStore(S3ObjectStore(api.settings), api.settings.s3.jobs_bucket)
+        record = await jobs.get("default", job_id)
+        assert record is not None
+        refusal = DeliveryAttempt(
+            webhook_id="w1",
+            attempt=1,
+            url="https://hooks.example/x",
+            outcome="refused",
+            error="hooks.example resolves to 10.0.0.7, a private address",
+        )
+        await jobs.put(record.model_copy(update={"deliveries": [refusal]}))
+        seen = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert seen["webhook_deliveries"] == 1
+    last = seen["webhook_last_attempt"]
+    assert (last["outcome"], last["error"]) == ("refused", refusal.error)
 
 
 async def test_native_job_json_inline_url_and_idempotency(api: RunningGateway, web: Server) -> None:

@@ -23,6 +23,7 @@ from schemas.api.native import (
     JobCreate,
     JobView,
     RenditionView,
+    WebhookAttemptView,
 )
 from schemas.events import OutputInfo
 from schemas.jobs import JobRecord, JobStatus
@@ -192,6 +193,9 @@ async def job_view(service: Gateway, record: JobRecord) -> JobView:
         if record.request and record.request.webhook_url
         else None,
         webhook_deliveries=len(record.deliveries),
+        webhook_last_attempt=WebhookAttemptView.of(record.deliveries[-1])
+        if record.deliveries
+        else None,
         estimated_completion_s=round(service.estimate_s(), 1) if pending else None,
     )
 
