@@ -290,7 +290,7 @@ class FileOptions(BaseModel):
         ge=1,
         le=8,
         description="How far a small subject may be enlarged to fill a canvas (1: never; "
-        "at most 8). A subject that would need more stays smaller, centred by `align`.",
+        "at most 8). A subject that would need more stays smaller, placed by `align`.",
     )
 
     @property
