@@ -48,7 +48,7 @@ from processors.foreground import estimate_foreground
 from processors.segmenters import ModelRegistry, RuntimeOptions, Segmenter
 from processors.segmenters.engines import Tensor
 from schemas.options import Channels, FileOptions, MaskOptions, Quality, RemovalOptions
-from schemas.refs import S3Object, UrlInput
+from schemas.refs import ImageRefValue
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class RemovalResult:
     """Seconds the model ran (waiting for the slot not included)."""
 
 
-Backdrops = Mapping[S3Object | UrlInput, Image.Image]
+Backdrops = Mapping[ImageRefValue, Image.Image]
 """The decoded (RGBA) background images of a request's outputs, by their ``bg_image``."""
 
 
@@ -215,8 +215,9 @@ class Remover:
             rgb, scaled_alpha = planes.get(box, size)
             if step < len(order) - 1:  # composing consumes the picture; others may need it
                 rgb = rgb.copy()
-            file = outputs[index]
-            args = (rgb, scaled_alpha, subject, box, size, file, _backdrop(file, backdrops))
+            ref = outputs[index].bg_image
+            backdrop = (backdrops or {}).get(ref) if ref is not None else None
+            args = (rgb, scaled_alpha, subject, box, size, outputs[index], backdrop)
             done[index] = _ENCODERS.submit(_encoded, *args) if parallel else _encoded(*args)
         return [
             outcome.result() if isinstance(outcome, Future) else outcome
@@ -233,7 +234,7 @@ class Remover:
         """Cut the subject of the image in ``data`` out of its background (onto
         ``backdrop``, the decoded ``bg_image``, if the options name one)."""
         ref = options.bg_image
-        backdrops = {ref: backdrop} if isinstance(ref, S3Object | UrlInput) and backdrop else {}
+        backdrops = {ref: backdrop} if ref is not None and backdrop is not None else {}
         return self.render(data, options, [options], backdrops, priority)[0]
 
     def render(
@@ -288,12 +289,6 @@ class _Planes:
             )
         made.append(planes)
         return planes
-
-
-def _backdrop(options: FileOptions, backdrops: Backdrops | None) -> Image.Image | None:
-    """The decoded background image ``options`` name, if any."""
-    ref = options.bg_image
-    return (backdrops or {}).get(ref) if isinstance(ref, S3Object | UrlInput) else None
 
 
 def _encoded(

@@ -29,7 +29,7 @@ from schemas.geometry import (
     RoiField,
     length_rules,
 )
-from schemas.presets import PRESETS, Preset
+from schemas.presets import Preset, with_preset
 from schemas.refs import ImageRef
 
 
@@ -312,9 +312,7 @@ class FileOptions(BaseModel):
     def _expand_preset(cls, data: Any) -> Any:
         """A preset's options under the ones given (an unknown name is left to the
         field's own check, which names it)."""
-        if isinstance(data, dict) and data.get("preset") in PRESETS:
-            return PRESETS[Preset(data["preset"])] | data
-        return data
+        return with_preset(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _check_combinations(self) -> FileOptions:
@@ -363,19 +361,9 @@ class FileOptions(BaseModel):
         )
 
 
-class RemovalOptions(FileOptions, MaskOptions):
+class RemovalOptions(FileOptions, MaskOptions):  # both, so it is passed as either
     """A request's options as one flat set, the mask's and its output's — the shape of
     events' ``options``, form fields and command-line flags."""
-
-    @property
-    def mask(self) -> MaskOptions:
-        """The options that shape the mask."""
-        return MaskOptions.model_validate({n: getattr(self, n) for n in MaskOptions.model_fields})
-
-    @property
-    def file(self) -> FileOptions:
-        """The options that shape the output file."""
-        return FileOptions.model_validate({n: getattr(self, n) for n in FileOptions.model_fields})
 
 
 def _reject(field: str, message: str, options: FileOptions) -> None:

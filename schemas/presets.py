@@ -80,3 +80,10 @@ RULES: dict[Preset, PresetRules] = {
 
 PRESETS: dict[Preset, dict[str, Any]] = {preset: rules.options for preset, rules in RULES.items()}
 """Each preset's options, as a caller would send them."""
+
+
+def with_preset(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with the options of the preset it names under its own: a preset counts
+    as its options named one by one (an unknown name is left for validation to refuse)."""
+    name = given.get("preset")
+    return PRESETS[Preset(name)] | given if name in PRESETS else given

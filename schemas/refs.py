@@ -130,6 +130,9 @@ def _only_at_the_gateway(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+ImageRefValue = S3Object | UrlInput | UploadRef
+"""What an :data:`ImageRef` field holds once validated."""
+
 ImageRef = Annotated[
     Annotated[S3Object, Tag("s3")]
     | Annotated[UrlInput, Tag("url")]

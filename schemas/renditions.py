@@ -43,7 +43,7 @@ from schemas.options import (
     OutputFormat,
     RemovalOptions,
 )
-from schemas.presets import PRESETS
+from schemas.presets import with_preset
 from schemas.refs import UPLOADS_CONTEXT, BucketName, FrozenModel, checked_key
 
 MAX_RENDITIONS = 8
@@ -171,9 +171,7 @@ def literal_key(key: str) -> str:
 def rendition_options(base: RemovalOptions, rendition: Rendition) -> FileOptions:
     """``base``'s file options with ``rendition``'s overrides (see the module's rules); a
     :class:`~pydantic.ValidationError` when the result is not a valid set of options."""
-    overrides = rendition.overrides()
-    if overrides.get("preset") is not None:  # the preset's values, as if named one by one
-        overrides = PRESETS[overrides["preset"]] | overrides
+    overrides = with_preset(rendition.overrides())
     values = {name: getattr(base, name) for name in FileOptions.model_fields}
     dropped = ["preset"]  # the request's preset is in its values already
     if overrides.keys() & set(BACKGROUND_FIELDS) or overrides.get("channels") == "alpha":

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from schemas.batches import INPUT_COLUMNS, BatchSpec, ManifestSource, PrefixSource, SourceItem
 from schemas.options import RemovalOptions
-from schemas.presets import PRESETS, Preset
+from schemas.presets import with_preset
 from schemas.refs import S3Object, UrlInput
 from streams.batches.exceptions import ManifestTooLargeError, SourceError
 from streams.net.fetch import Fetcher, InputFetchError
@@ -97,10 +97,8 @@ class Items:
         overrides = row.get("options")
         given = {k: v for k, v in row.items() if k in OPTION_FIELDS and v not in ("", None)}
         given |= overrides if isinstance(overrides, dict) else {}
-        if given.get("preset") in PRESETS:  # a row's preset counts as its options, one by one
-            given = PRESETS[Preset(given["preset"])] | given
-        try:
-            options = RemovalOptions.model_validate({**self.base, **given})
+        try:  # a row's preset counts as its options, over the batch's
+            options = RemovalOptions.model_validate({**self.base, **with_preset(given)})
         except ValidationError as exc:
             return failed(f"bad options: {_first_error(exc)}")
         return SourceItem(

@@ -259,7 +259,7 @@ class Processor:
                 self.executor,
                 self.remover.render,
                 data,
-                request.payload.options.mask,
+                request.payload.options,
                 [spec.options for spec in specs],
                 pictures,
                 priority,

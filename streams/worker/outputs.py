@@ -24,7 +24,7 @@ from processors.decode import DecodeLimits, Header, decode_rgba, header
 from processors.exceptions import UnusableOptionsError
 from schemas.errors import CutstreamError
 from schemas.events import ImageRequested
-from schemas.refs import S3Object, UploadRef, UrlInput
+from schemas.refs import ImageRefValue, S3Object, UploadRef, UrlInput
 from schemas.renditions import OutputSpec
 from streams.storage.access import WriteAccess
 from streams.storage.layout import output_key, rendition_key
@@ -118,7 +118,7 @@ class RequestBackdrops:
             if digest not in self._owner.cache
         )
 
-    async def decode(self) -> dict[S3Object | UrlInput, Image.Image]:
+    async def decode(self) -> dict[ImageRefValue, Image.Image]:
         """Each background image by its reference, decoded once per distinct image (or
         taken from the cache)."""
         images = {
