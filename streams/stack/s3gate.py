@@ -9,7 +9,10 @@ acknowledged records were overwritten — measured, every restart) and the job r
 first request under a request id wins, concurrent duplicates get 412).
 
 The gate enforces the two preconditions — per key, serialised, checked with its own signed
-HEAD — and passes every other request through untouched (the ``Host`` header is kept, so
+HEAD. It also lets one request at a time at a key: rclone writes an object in place, so a
+GET beside a PUT of the same key read part of each, and two GETs beside each other were
+answered with a stale size or checksum (torn objects, an ERROR line in rclone's log each).
+Requests pass through untouched otherwise (the ``Host`` header is kept, so
 the client's SigV4 signature, presigned URLs included, still verifies upstream). Every
 client of the embedded stack talks to it; it answers 503 while rclone is down.
 
@@ -22,12 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections import defaultdict
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from streams.config.settings import Settings
 from streams.exceptions import StorageUnavailableError
+from streams.messaging.locks import KeyedLocks
 from streams.storage.s3 import S3ObjectStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,10 @@ def _error(status: int, body: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/xml")
 
 
+def _conditional(request: web.Request) -> bool:
+    return "If-None-Match" in request.headers or "If-Match" in request.headers
+
+
 def _unquote(etag: str) -> str:
     return etag.strip().removeprefix("W/").strip('"')
 
@@ -64,7 +71,7 @@ class Gate:
     def __init__(self, upstream: str, store: S3ObjectStore) -> None:
         self.upstream = upstream.rstrip("/")
         self.store = store
-        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks = KeyedLocks()
         self.session: ClientSession | None = None
 
     async def start(self, app: web.Application) -> None:
@@ -80,15 +87,21 @@ class Gate:
         return await asyncio.to_thread(self.store.etag, bucket, key)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if_none_match = request.headers.get("If-None-Match")
-        if_match = request.headers.get("If-Match")
-        if request.method != "PUT" or (if_none_match is None and if_match is None):
+        # rclone serves one key to one request at a time, or it tears objects: a GET beside
+        # a PUT read part of each, and two GETs beside each other read a stale size or
+        # checksum (measured; an ERROR line in rclone's log each). Parts of a multipart
+        # upload are not the object yet.
+        if request.method == "PUT" and "uploadId" in request.query:
             return await self.forward(request)
-        async with self.locks[request.path]:
+        async with self.locks.hold(request.path):
+            if request.method != "PUT" or not _conditional(request):
+                return await self.forward(request)
             try:
                 etag = await self.current_etag(request.path)
             except StorageUnavailableError:
                 return _error(503, _UNAVAILABLE)
+            if_none_match = request.headers.get("If-None-Match")
+            if_match = request.headers.get("If-Match")
             if if_none_match is not None and if_none_match.strip() == "*" and etag is not None:
                 return _error(412, _PRECONDITION_FAILED)
             if if_match is not None:

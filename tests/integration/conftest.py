@@ -31,7 +31,7 @@ from tests.integration.gateway_helpers import (
     gateway_settings,
     start_gateway,
 )
-from tests.integration.support import free_port, start_service
+from tests.integration.support import SERVER_LOGS, error_lines, free_port, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -75,15 +75,19 @@ def _container_settings(resources: ExitStack, state_dir: Path) -> Settings:
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings of the session's running stack (buckets and default topics provisioned)."""
     state_dir = tmp_path_factory.mktemp("stack")
+    embedded = os.environ.get("CUTSTREAM_TEST_STACK") != "containers"
     with ExitStack() as resources:
-        if os.environ.get("CUTSTREAM_TEST_STACK") == "containers":
-            settings = _container_settings(resources, state_dir)
-        else:
+        if embedded:
             settings = embedded_settings(state_dir)
+        else:
+            settings = _container_settings(resources, state_dir)
         stack = EmbeddedStack(settings)  # starts only what is embedded
         asyncio.run(stack.start())
         resources.callback(stack.stop)
         yield settings
+    if embedded:  # the embedded servers logged no ERROR line in the whole suite
+        logged = error_lines(settings.state_dir / "logs", {})
+        assert logged == {name: [] for name in SERVER_LOGS}
 
 
 @pytest.fixture

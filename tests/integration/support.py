@@ -12,7 +12,14 @@ from streams.stack import ManagedProcess
 from streams.stack.servers import free_port
 from streams.stack.supervisor import service_process
 
-__all__ = ["cutstream", "free_port", "start_service"]
+__all__ = [
+    "SERVER_LOGS",
+    "cutstream",
+    "error_lines",
+    "free_port",
+    "log_sizes",
+    "start_service",
+]
 
 
 def start_service(settings: Settings, command: str, log_dir: Path) -> ManagedProcess:
@@ -36,3 +43,22 @@ def cutstream(
         timeout=timeout,
         check=False,
     )
+
+
+SERVER_LOGS = ("kafka.log", "kafka-log.log", "s3.log", "s3-gate.log")
+"""The embedded servers' logs: broker, its log store, S3 server, gate."""
+
+
+def log_sizes(log_dir: Path) -> dict[str, int]:
+    return {name: (log_dir / name).stat().st_size for name in SERVER_LOGS}
+
+
+def error_lines(log_dir: Path, since: dict[str, int]) -> dict[str, list[str]]:
+    """ERROR lines the embedded servers logged after ``since`` (bytes into each log)."""
+    found = {}
+    for name in SERVER_LOGS:
+        with (log_dir / name).open("rb") as log:
+            log.seek(since.get(name, 0))
+            lines = log.read().decode(errors="replace").splitlines()
+        found[name] = [line for line in lines if "ERROR" in line]
+    return found

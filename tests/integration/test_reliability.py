@@ -25,7 +25,7 @@ from streams.storage.s3 import S3ObjectStore
 from tests.images import PHOTOS, photo
 from tests.integration.conftest import WorkerFactory, embedded_settings, private_topics
 from tests.integration.kafka import BIG, produce_raw, read_topic, wait_for_partitions
-from tests.integration.support import free_port, start_service
+from tests.integration.support import SERVER_LOGS, error_lines, free_port, log_sizes, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -254,39 +254,6 @@ async def test_s3_outage_is_retried_and_the_requests_succeed(
         assert worker.stop(timeout=30) == 0
     finally:
         stack.stop()
-
-
-SERVER_LOGS = ("kafka.log", "kafka-log.log", "s3.log", "s3-gate.log")
-"""The embedded servers' logs: broker, its log store, S3 server, gate."""
-
-
-def log_sizes(log_dir: Path) -> dict[str, int]:
-    return {name: (log_dir / name).stat().st_size for name in SERVER_LOGS}
-
-
-def error_lines(log_dir: Path, since: dict[str, int]) -> dict[str, list[str]]:
-    """ERROR lines the embedded servers logged after ``since`` (bytes into each log)."""
-    found = {}
-    for name in SERVER_LOGS:
-        with (log_dir / name).open("rb") as log:
-            log.seek(since.get(name, 0))
-            lines = log.read().decode(errors="replace").splitlines()
-        found[name] = [
-            line
-            for line in lines
-            if "ERROR" in line and not any(known in line for known in _KILL_CUT_UPLOADS)
-        ]
-    return found
-
-
-_KILL_CUT_UPLOADS = (
-    "corrupted on transfer: md5 hashes differ",
-    "wrote more than the declared Content-Length",
-)
-"""rclone's two lines for an upload whose body no longer matches what was declared: seen
-once in seven runs, right after the restart, while every request still finished once
-with one result. Not explained yet (an upload retried across the kill?); allowed here
-and open in the issue notes, every other ERROR line still fails the test."""
 
 
 async def test_the_whole_stack_killed_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
