@@ -109,5 +109,7 @@ async def test_reads_beside_writes_of_one_key_get_whole_objects(
     def read() -> list[bytes]:
         return [store.get("cutstream-inputs", key) for _ in range(60)]
 
-    _, *reads = await asyncio.gather(*(asyncio.to_thread(f) for f in (write, read, read)))
+    writing = asyncio.create_task(asyncio.to_thread(write))
+    reads = await asyncio.gather(asyncio.to_thread(read), asyncio.to_thread(read))
+    await writing
     assert all(body in bodies for answers in reads for body in answers)
