@@ -31,7 +31,13 @@ from tests.integration.gateway_helpers import (
     gateway_settings,
     start_gateway,
 )
-from tests.integration.support import SERVER_LOGS, error_lines, free_port, start_service
+from tests.integration.support import (
+    RCLONE_OPEN_ERRORS,
+    SERVER_LOGS,
+    error_lines,
+    free_port,
+    start_service,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +92,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         resources.callback(stack.stop)
         yield settings
     if embedded:  # the embedded servers logged no ERROR line in the whole suite
-        logged = error_lines(settings.state_dir / "logs", {})
+        logged = error_lines(settings.state_dir / "logs", {}, RCLONE_OPEN_ERRORS)
         assert logged == {name: [] for name in SERVER_LOGS}
 
 
