@@ -13,7 +13,7 @@ SYNCED := $(VENV)/.synced
 MODELS ?= u2net-int8 u2netp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup models kcat chromium node screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval canvas-pictures
+.PHONY: help setup models kcat chromium node screenshots run test lint format clean docs bench bench-rembg bench-encoders bench-e2e bench-memory bench-admission bench-batch bench-tenants bench-stack bench-scale bench-renditions profile quality precision bench-edges crossval canvas-pictures bench-isa
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -108,6 +108,10 @@ REMBG_VENV := bench/out/rembg-venv
 $(REMBG_VENV)/bin/rembg: | $(UV)
 	$(UV) venv -q --python $(PYTHON) $(REMBG_VENV)
 	VIRTUAL_ENV=$(REMBG_VENV) $(UV) pip install -q "rembg[cpu,cli]==2.0.86"
+
+bench-isa: models ## Each model alone with oneDNN held to older instruction sets (no AMX, no VNNI, AVX2)
+	$(BIN)/cutstream models pull u2net-int8 u2netp u2net
+	$(BIN)/python -m bench.isa
 
 bench-rembg: models $(REMBG_VENV)/bin/rembg ## rembg 2.0.86 vs cutstream remove, same images and weights
 	$(BIN)/cutstream models pull u2net

@@ -39,7 +39,8 @@ class ModelSettings(Group):
         default="u2net-int8",
         description="Model used when a request does not name one. `u2net-int8` (made "
         "from u2net at `cutstream models pull`): u2net's masks at more than u2netp's "
-        "speed on CPUs with VNNI or AMX (docs/quality.md). Every worker of a deployment "
+        "speed on CPUs with VNNI or AMX (docs/quality.md); without them u2netp is faster "
+        "(u2net-int8 runs at 0.59-0.72x its rate: `make bench-isa`). Every worker of a deployment "
         "should use the same default, so a request gets the same mask wherever it runs.",
     )
     dir: Path = Field(
