@@ -106,9 +106,9 @@ class Submitter:
         raise StorageUnavailableError(f"could not claim request_id {request.request_id}")
 
     async def withdraw(self, request: ImageRequested) -> None:
-        """Delete a claim whose request was never published (best effort)."""
+        """Withdraw a claim whose request was never published (best effort)."""
         try:
-            await self.jobs.delete(request.account, request.request_id)
+            await self.jobs.withdraw(request.account, request.request_id)
         except CutstreamError as exc:
             log.warning("could not withdraw the claim on %s: %s", request.request_id, exc)
 

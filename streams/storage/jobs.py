@@ -22,6 +22,10 @@ from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
 from streams.storage.base import ObjectStore
 from streams.storage.layout import job_key
 
+WITHDRAWN = b""
+"""What a withdrawn record is replaced with, rather than deleted: rclone logs an ERROR line
+for every DELETE that leaves its folder (the account's records) non-empty."""
+
 
 def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
     """A new record for a request nobody has started."""
@@ -196,6 +200,8 @@ class JobStore:
             )
         except ObjectNotFoundError:
             return None
+        if data == WITHDRAWN:
+            return None
         try:
             return JobRecord.model_validate_json(data), etag
         except ValidationError as exc:
@@ -215,13 +221,20 @@ class JobStore:
         return record
 
     async def create(self, record: JobRecord) -> bool:
-        """Write the record unless one exists for its request id; whether it was written."""
-        return await asyncio.to_thread(
-            self.store.put_if_absent,
-            self.bucket,
-            job_key(record.account, record.request_id),
-            record.model_dump_json().encode(),
-            "application/json",
+        """Write the record unless one exists for its request id (a withdrawn one does
+        not count); whether it was written."""
+        key = job_key(record.account, record.request_id)
+        data = record.model_dump_json().encode()
+        if await asyncio.to_thread(
+            self.store.put_if_absent, self.bucket, key, data, "application/json"
+        ):
+            return True
+        try:
+            found, etag = await asyncio.to_thread(self.store.get_with_etag, self.bucket, key)
+        except ObjectNotFoundError:
+            return False
+        return found == WITHDRAWN and await asyncio.to_thread(
+            self.store.put_if_match, self.bucket, key, data, "application/json", etag
         )
 
     async def replace(self, record: JobRecord, version: str) -> bool:
@@ -235,5 +248,13 @@ class JobStore:
             version,
         )
 
-    async def delete(self, account: str, request_id: str) -> None:
-        await asyncio.to_thread(self.store.delete, self.bucket, job_key(account, request_id))
+    async def withdraw(self, account: str, request_id: str) -> None:
+        """Free the request id: the record is replaced by :data:`WITHDRAWN`, which reads as
+        no record and which :meth:`create` replaces."""
+        await asyncio.to_thread(
+            self.store.put,
+            self.bucket,
+            job_key(account, request_id),
+            WITHDRAWN,
+            "application/json",
+        )

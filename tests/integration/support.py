@@ -55,15 +55,13 @@ def log_sizes(log_dir: Path) -> dict[str, int]:
 
 
 RCLONE_OPEN_ERRORS = (
-    "Dir.Remove not empty",
     "corrupted on transfer: md5 hashes differ",
     "wrote more than the declared Content-Length",
 )
-"""rclone's ERROR lines the session's stack still shows, both open in issue 24's notes: the
-first for every DELETE that leaves its folder non-empty (a withdrawn claim: rclone tries to
-remove the folder); the others a GET answered with a stale length and checksum, twice in a
-whole suite (03:35 and 03:38 of one run), not reproduced apart since the gate gave each
-key one request at a time (80 torn reads in 5,801 before)."""
+"""rclone's ERROR lines the session's stack still shows, open in issue 24's notes: a GET
+answered with a stale length and checksum, twice in a whole suite (03:35 and 03:38 of one
+run), not reproduced apart since the gate gave each key one request at a time (80 torn
+reads in 5,801 before)."""
 
 
 def error_lines(

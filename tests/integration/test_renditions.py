@@ -80,7 +80,7 @@ async def test_four_renditions_one_model_run_and_a_redelivery_adds_nothing(
         assert await _model_runs(port) == 1
 
         # The same request again, as if its first run had crashed before the record.
-        await JobStore(store, settings.s3.jobs_bucket).delete("default", "four-1")
+        await JobStore(store, settings.s3.jobs_bucket).withdraw("default", "four-1")
         before = sorted(store.list_keys(settings.s3.output_bucket, "default/"))
         await client._submitter.publish([request])
         again = await client.wait(request.request_id, timeout=180)

@@ -9,10 +9,16 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from schemas.options import RemovalOptions
+from schemas.refs import S3Object
 from streams.config.settings import Settings
+from streams.messaging.submit import image_request
+from streams.storage.jobs import JobStore, accepted
 from streams.storage.s3 import S3ObjectStore
 
 pytestmark = pytest.mark.integration
+
+INPUT = S3Object(bucket="cutstream-inputs", key="gate-acct/in.jpg")
 
 
 @pytest.fixture
@@ -113,3 +119,22 @@ async def test_reads_beside_writes_of_one_key_get_whole_objects(
     reads = await asyncio.gather(asyncio.to_thread(read), asyncio.to_thread(read))
     await writing
     assert all(body in bodies for answers in reads for body in answers)
+
+
+async def test_a_withdrawn_job_record_frees_its_id_without_a_delete(
+    stack_settings: Settings,
+) -> None:
+    """A claim is withdrawn by overwriting it (rclone logs an ERROR for a DELETE beside
+    other records); the id reads as free, and of concurrent new claims one wins."""
+    store = S3ObjectStore(stack_settings)
+    jobs = JobStore(store, stack_settings.s3.jobs_bucket)
+    first = accepted(image_request("gate-acct", "w-1", INPUT, RemovalOptions()))
+    assert await jobs.create(first)
+    await jobs.withdraw("gate-acct", "w-1")
+    assert await jobs.get("gate-acct", "w-1") is None
+    second = accepted(image_request("gate-acct", "w-1", INPUT, RemovalOptions(format="webp")))
+    created = await asyncio.gather(*(jobs.create(second) for _ in range(4)))
+    assert created.count(True) == 1
+    found = await jobs.get("gate-acct", "w-1")
+    assert found is not None
+    assert found.request == second.request

@@ -49,5 +49,9 @@ async def test_a_withdrawn_claim_frees_the_id() -> None:
     submit = submitter()
     await submit.claim(request())
     await submit.withdraw(request())
-    _, created = await submit.claim(request(OutputFormat.WEBP))
-    assert created
+    assert await submit.jobs.get("acme", "r-1") is None
+    outcomes = await asyncio.gather(*(submit.claim(request(OutputFormat.WEBP)) for _ in range(6)))
+    assert [created for _, created in outcomes].count(True) == 1
+    assert {record.request.options.format for record, _ in outcomes if record.request} == {
+        OutputFormat.WEBP
+    }

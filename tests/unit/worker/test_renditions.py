@@ -74,7 +74,7 @@ async def test_four_renditions_four_objects_listed_everywhere(
     # Processed again from scratch (a crash before the record was written): the same
     # objects are overwritten, none added.
     before = sorted(store.list_keys("outputs")), sorted(store.list_keys("catalog"))
-    await JobStore(store, "jobs").delete("acme", "req-1")
+    await JobStore(store, "jobs").withdraw("acme", "req-1")
     again = await processor.handle(message(payload))
     assert again.completed is not None
     assert [(o.bucket, o.key) for o in again.completed.payload.outputs] == places
