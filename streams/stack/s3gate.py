@@ -87,10 +87,8 @@ class Gate:
         return await asyncio.to_thread(self.store.etag, bucket, key)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        # rclone serves one key to one request at a time, or it tears objects: a GET beside
-        # a PUT read part of each, and two GETs beside each other read a stale size or
-        # checksum (measured; an ERROR line in rclone's log each). Parts of a multipart
-        # upload are not the object yet.
+        # One request at a time per key (the module's docstring says why); the parts of a
+        # multipart upload are not the object yet.
         if request.method == "PUT" and "uploadId" in request.query:
             return await self.forward(request)
         async with self.locks.hold(request.path):
