@@ -93,9 +93,9 @@ class Submitter:
         :class:`RequestIdTakenError` if the id names a different request."""
         record = accepted(request)
         for _ in range(3):  # a claim withdrawn between our create and our read: try again
-            if await self.jobs.create(record):
+            created, existing = await self.jobs.create(record)
+            if created:
                 return record, True
-            existing = await self.jobs.get(request.account, request.request_id)
             if existing is None:
                 continue
             if existing.request is not None and existing.request.same_work_as(request.payload):

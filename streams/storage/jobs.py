@@ -194,20 +194,19 @@ class JobStore:
     async def get_versioned(self, account: str, request_id: str) -> tuple[JobRecord, str] | None:
         """The record and its version (ETag), or ``None`` if there is none. A record that
         does not parse is :class:`StorageUnavailableError` (it is never overwritten blind)."""
+        found = await self._stored(account, request_id)
+        if found is None or found[0] == WITHDRAWN:
+            return None
+        return _parsed(account, request_id, found[0]), found[1]
+
+    async def _stored(self, account: str, request_id: str) -> tuple[bytes, str] | None:
+        """The stored bytes and their ETag, or ``None``."""
         try:
-            data, etag = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 self.store.get_with_etag, self.bucket, job_key(account, request_id)
             )
         except ObjectNotFoundError:
             return None
-        if data == WITHDRAWN:
-            return None
-        try:
-            return JobRecord.model_validate_json(data), etag
-        except ValidationError as exc:
-            raise StorageUnavailableError(
-                f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
-            ) from exc
 
     async def put(self, record: JobRecord) -> JobRecord:
         """Write the record, whatever is there (its partition's worker is its one writer)."""
@@ -220,22 +219,26 @@ class JobStore:
         )
         return record
 
-    async def create(self, record: JobRecord) -> bool:
+    async def create(self, record: JobRecord) -> tuple[bool, JobRecord | None]:
         """Write the record unless one exists for its request id (a withdrawn one does
-        not count); whether it was written."""
+        not count): whether it was written, and the record that stands instead if not
+        (``None`` when there is none any more, say withdrawn meanwhile)."""
         key = job_key(record.account, record.request_id)
         data = record.model_dump_json().encode()
         if await asyncio.to_thread(
             self.store.put_if_absent, self.bucket, key, data, "application/json"
         ):
-            return True
-        try:
-            found, etag = await asyncio.to_thread(self.store.get_with_etag, self.bucket, key)
-        except ObjectNotFoundError:
-            return False
-        return found == WITHDRAWN and await asyncio.to_thread(
-            self.store.put_if_match, self.bucket, key, data, "application/json", etag
-        )
+            return True, None
+        found = await self._stored(record.account, record.request_id)
+        if found is None:
+            return False, None
+        stored, etag = found
+        if stored == WITHDRAWN:
+            written = await asyncio.to_thread(
+                self.store.put_if_match, self.bucket, key, data, "application/json", etag
+            )
+            return written, None
+        return False, _parsed(record.account, record.request_id, stored)
 
     async def replace(self, record: JobRecord, version: str) -> bool:
         """Write the record only if the stored one is still ``version``."""
@@ -258,3 +261,12 @@ class JobStore:
             WITHDRAWN,
             "application/json",
         )
+
+
+def _parsed(account: str, request_id: str, data: bytes) -> JobRecord:
+    try:
+        return JobRecord.model_validate_json(data)
+    except ValidationError as exc:
+        raise StorageUnavailableError(
+            f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
+        ) from exc

@@ -129,12 +129,13 @@ async def test_a_withdrawn_job_record_frees_its_id_without_a_delete(
     store = S3ObjectStore(stack_settings)
     jobs = JobStore(store, stack_settings.s3.jobs_bucket)
     first = accepted(image_request("gate-acct", "w-1", INPUT, RemovalOptions()))
-    assert await jobs.create(first)
+    assert await jobs.create(first) == (True, None)
     await jobs.withdraw("gate-acct", "w-1")
     assert await jobs.get("gate-acct", "w-1") is None
     second = accepted(image_request("gate-acct", "w-1", INPUT, RemovalOptions(format="webp")))
-    created = await asyncio.gather(*(jobs.create(second) for _ in range(4)))
-    assert created.count(True) == 1
+    outcomes = await asyncio.gather(*(jobs.create(second) for _ in range(4)))
+    assert [created for created, _ in outcomes].count(True) == 1
+    assert all(found is None or found.request == second.request for _, found in outcomes)
     found = await jobs.get("gate-acct", "w-1")
     assert found is not None
     assert found.request == second.request
