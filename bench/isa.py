@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import machine, replace_section
+from streams.config.settings import Settings
+from streams.imaging.build import build_remover
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("u2net-int8", "u2netp", "u2net")
@@ -40,9 +42,6 @@ RUNS = 20
 
 def rates(models: list[str]) -> dict[str, float]:
     """Images/s of each model alone, in this process."""
-    from streams.config.settings import Settings
-    from streams.imaging.build import build_remover
-
     remover = build_remover(Settings())
     sample = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
     found = {}
