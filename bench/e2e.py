@@ -1,7 +1,7 @@
 """``make bench-e2e``: end-to-end images/s through Kafka and S3, and latency under load.
 
-On a private embedded stack (durable broker, S3 gate, rclone), with 1 and then 2 worker
-processes, for the ~1600 px benchmark set (bench/dataset.py), u2netp → PNG:
+On a private embedded stack (durable broker, its log store, the S3 server), with 1 and
+then 2 worker processes, for the ~1600 px benchmark set (bench/dataset.py), u2netp → PNG:
 
 - *throughput*: every input is uploaded first; then all requests are published at once
   and the clock runs from the first publish to the last completed event;

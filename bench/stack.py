@@ -41,8 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = {
     "tansu": "broker",
     "streams.stack.logstore": "broker log store",
-    "rclone": "S3 server",
-    "streams.stack.s3gate": "S3 gate",
+    "streams.stack.s3server": "S3 server",
     "streams worker": "worker",
     "streams notifier": "notifier",
     "streams ledger": "ledger",

@@ -112,8 +112,8 @@ class S3Settings(Group):
     )
     region: str = Field(
         default="us-east-1",
-        description="S3 region. Must be set explicitly for rclone's server: the bucket "
-        "location lookup fails against it.",
+        description="S3 region requests are signed for. Always set (the minio client "
+        "otherwise asks the server for each bucket's location first).",
     )
     input_bucket: str = Field(
         default="cutstream-inputs", description="Bucket for uploaded input images."

@@ -23,7 +23,6 @@ from streams.stack.servers import (
     free_port,
     kafka_broker,
     log_store,
-    s3_gate,
     s3_server,
 )
 from streams.storage.s3 import S3ObjectStore
@@ -53,8 +52,6 @@ class EmbeddedStack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.processes: list[ManagedProcess] = []
-        self.rclone_url = f"http://{LOOPBACK}:{free_port()}"
-        """Where rclone listens; only the gate (on ``stack.s3_port``) talks to it."""
         self.log_store_url = f"http://{LOOPBACK}:{free_port()}"
         """Where the broker's log store listens; only the broker talks to it."""
 
@@ -70,8 +67,8 @@ class EmbeddedStack:
     async def _start(self) -> None:
         settings = self.settings
         if settings.s3_embedded:
+            ensure_port_free(settings.stack.s3_port, "S3 server", "CUTSTREAM_STACK__S3_PORT")
             await self._start_server("s3")
-            await self._start_gate()
         if settings.kafka_embedded:
             if settings.stack.kafka_storage == "local":
                 await self._start_log_store()
@@ -91,26 +88,12 @@ class EmbeddedStack:
         )
         await ensure_buckets(store, [BROKER_BUCKET])
 
-    async def _start_gate(self) -> None:
-        """The embedded S3 endpoint: rclone ignores conditional writes, which the broker's
-        log and the job records depend on; the gate enforces them."""
-        port = self.settings.stack.s3_port
-        ensure_port_free(port, "S3 endpoint", "CUTSTREAM_STACK__S3_PORT")
-        gate = self._launch(s3_gate(self.settings, dict(os.environ), port, self.rclone_url))
-        await wait_until(
-            s3_probe(S3ObjectStore(self.settings, retries=0)),
-            what="the S3 conditional-write gate",
-            timeout=self.settings.stack.startup_timeout_s,
-            process=gate,
-        )
-
     async def _start_server(self, name: Literal["s3", "kafka"]) -> None:
         settings = self.settings
         timeout = settings.stack.startup_timeout_s
         if name == "s3":
-            port = int(self.rclone_url.rsplit(":", 1)[1])
-            s3 = self._launch(s3_server(settings, dict(os.environ), port))
-            store = S3ObjectStore(settings, retries=0, endpoint_url=self.rclone_url)
+            s3 = self._launch(s3_server(settings, dict(os.environ)))
+            store = S3ObjectStore(settings, retries=0)
             await wait_until(s3_probe(store), what="the S3 server", timeout=timeout, process=s3)
         else:
             durable = settings.stack.kafka_storage == "local"
@@ -122,10 +105,9 @@ class EmbeddedStack:
             )
 
     async def restart(self, name: Literal["s3", "kafka"], downtime_s: float = 0.0) -> None:
-        """Stop the managed server ``name`` ("s3": rclone, behind the gate, which answers 503
-        meanwhile; or "kafka"), stay down ``downtime_s``, start it again on the same port
-        and data, and wait until it answers. For failure drills and tests; clients are
-        expected to reconnect on their own."""
+        """Stop the managed server ``name`` ("s3" or "kafka"), stay down ``downtime_s``,
+        start it again on the same port and data, and wait until it answers. For failure
+        drills and tests; clients are expected to reconnect on their own."""
         (process,) = [p for p in self.processes if p.name == name]
         self.processes.remove(process)
         process.stop(self.settings.stack.stop_timeout_s)

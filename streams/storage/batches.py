@@ -5,8 +5,7 @@ Keys (:mod:`streams.storage.layout`): in the jobs bucket ``_batches/<account>/<b
 holds ``batch.json`` (the :class:`BatchRecord`; changed only by conditional writes, as the
 submitter, the planner and a cancel may all write it), ``items/<n>.jsonl`` (the items the
 planner read from the source, ``batches.checkpoint_every`` a chunk: what the batch ran,
-kept with it — not deleted at the end, as rclone logs an error for every delete in a
-folder that is not left empty), ``progress.json`` (the tracker's counts and which items it
+kept with it), ``progress.json`` (the tracker's counts and which items it
 has seen; the tracker that owns the batch's partition is its only writer) and
 ``chunks/<n>.jsonl`` (result rows as they arrived, possibly repeated after a crash). The
 results manifest (rows merged, each item once, in source order) is ``results.csv`` /

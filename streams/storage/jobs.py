@@ -4,7 +4,7 @@ Key: :func:`streams.storage.layout.job_key` in ``s3.jobs_bucket``. The transitio
 functions of (record, facts) so that they are testable on their own; a finished record is
 returned unchanged by every transition, so a late or repeated write cannot undo an outcome.
 Only the worker that owns the request's partition writes its record, so there is one
-writer at a time (rclone has no conditional writes to lean on).
+writer at a time, and its writes need no condition.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from streams.storage.base import ObjectStore
 from streams.storage.layout import job_key
 
 WITHDRAWN = b""
-"""What a withdrawn record is replaced with, rather than deleted: rclone logs an ERROR line
-for every DELETE that leaves its folder (the account's records) non-empty."""
+"""What a withdrawn record is replaced with, rather than deleted: it reads as no record, and
+the next claim replaces it by ``If-Match``."""
 
 
 def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:

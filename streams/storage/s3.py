@@ -1,4 +1,4 @@
-"""The object store on any S3-compatible server (MinIO, AWS S3, rclone serve s3)."""
+"""The object store on any S3-compatible server (MinIO, AWS S3, the embedded one)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _is_status(exc: S3Error | InvalidResponseError, status: int) -> bool:
 
 
 class S3ObjectStore(ObjectStore):
-    """Any S3-compatible store (MinIO, AWS S3, rclone serve s3) through the minio client."""
+    """Any S3-compatible store (MinIO, AWS S3, the embedded one) through the minio client."""
 
     def __init__(
         self, settings: Settings, *, retries: int = 3, endpoint_url: str | None = None
@@ -58,7 +58,7 @@ class S3ObjectStore(ObjectStore):
     def _translate(self, exc: Exception, what: str) -> Exception:
         if isinstance(exc, S3Error) and exc.code in _NOT_FOUND_CODES:
             return ObjectNotFoundError(f"{what} does not exist")
-        # rclone answers errors as text/xml, which minio reports as InvalidResponseError.
+        # Some servers (rclone) answer errors as text/xml: minio reports InvalidResponseError.
         if isinstance(exc, InvalidResponseError) and "Response code: 404" in str(exc):
             return ObjectNotFoundError(f"{what} does not exist")
         return StorageUnavailableError(f"object store at {self.endpoint} failed on {what}: {exc}")
@@ -141,26 +141,10 @@ class S3ObjectStore(ObjectStore):
             return [bucket.name for bucket in self.client.list_buckets()]
 
     def etag(self, bucket: str, key: str) -> str | None:
-        """The object's ETag (without quotes), or ``None`` if it does not exist.
-
-        Asked with a one-byte ranged GET rather than a HEAD: rclone logs an ERROR line for
-        every HEAD of a missing object (Go refuses the error body it tries to write), and
-        the embedded broker checks for missing objects many times a second."""
-        what = f"s3://{bucket}/{key}"
+        """The object's ETag (without quotes), or ``None`` if it does not exist."""
         try:
-            with self._translated(what):
-                try:
-                    response = self.client.get_object(bucket, key, offset=0, length=1)
-                except (S3Error, InvalidResponseError) as exc:
-                    if not _is_status(exc, 416):  # an empty object has no first byte
-                        raise
-                    return (self.client.stat_object(bucket, key).etag or "").strip('"')
-                try:
-                    response.read()
-                    return (response.headers.get("ETag") or "").strip('"')
-                finally:
-                    response.close()
-                    response.release_conn()
+            with self._translated(f"s3://{bucket}/{key}"):
+                return (self.client.stat_object(bucket, key).etag or "").strip('"')
         except ObjectNotFoundError:
             return None
 

@@ -1,8 +1,9 @@
 """One real stack per test session; each test gets its own topics and consumer group.
 
-By default the stack is the embedded one (Tansu + rclone, started here on free loopback
-ports and stopped at the end of the session). With ``CUTSTREAM_TEST_STACK=containers`` and
-a reachable Docker engine, Apache Kafka and MinIO run in testcontainers instead.
+By default the stack is the embedded one (Tansu and cutstream's own S3 server, started
+here on free loopback ports and stopped at the end of the session). With
+``CUTSTREAM_TEST_STACK=containers`` and a reachable Docker engine, Apache Kafka and MinIO
+run in testcontainers instead.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from tests.integration.gateway_helpers import (
     start_gateway,
 )
 from tests.integration.support import (
-    RCLONE_OPEN_ERRORS,
     SERVER_LOGS,
     error_lines,
     free_port,
@@ -92,7 +92,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         resources.callback(stack.stop)
         yield settings
     if embedded:  # the embedded servers logged no ERROR line in the whole suite
-        logged = error_lines(settings.state_dir / "logs", {}, RCLONE_OPEN_ERRORS)
+        logged = error_lines(settings.state_dir / "logs", {})
         assert logged == {name: [] for name in SERVER_LOGS}
 
 

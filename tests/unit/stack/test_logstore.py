@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestServer
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from streams.stack.janitor import Janitor, Retention
-from streams.stack.logstore import Objects, application
+from streams.stack.logstore import log_store
+from streams.stack.objects import Objects
 
 BUCKET = "tansu"
 RECORDS = "clusters/c/topics/{topic}/partitions/0000000000/records/{offset:020d}.batch"
@@ -26,7 +27,7 @@ async def store(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Object
     objects = Objects(tmp_path)
     objects.load()
     objects.ensure_bucket(BUCKET)
-    server = TestServer(application(objects))
+    server = TestServer(log_store(objects))
     await server.start_server()
     async with httpx.AsyncClient(base_url=str(server.make_url(""))) as client:
         yield client, objects
@@ -109,7 +110,7 @@ async def test_what_is_written_survives_a_restart_and_half_writes_do_not(tmp_pat
     again = Objects(tmp_path)
     again.load()
     assert again.get(BUCKET, "a/b.json") == entry
-    assert again.listed(BUCKET, "a/", "") == ["a/b.json"]
+    assert list(again.listed(BUCKET, "a/", "")) == ["a/b.json"]
     assert list((tmp_path / ".staging").iterdir()) == []
 
 
