@@ -27,7 +27,7 @@ from streams.storage.access import ReadAccess, WriteAccess
 from streams.storage.batches import BatchStore
 from streams.storage.jobs import JobStore
 from streams.storage.s3 import S3ObjectStore
-from streams.worker.budget import MemoryBudget, return_freed_pictures
+from streams.worker.budget import FreedPictures, MemoryBudget
 from streams.worker.handling import Inbound, Processor, RetryPolicy
 from streams.worker.lanes import Lanes
 from streams.worker.publish import Publisher, Topics, declare_topics
@@ -89,7 +89,6 @@ def register_processor(
 def build_worker_app(settings: Settings) -> faust.App:
     """The complete processor app: S3 store, job records, fetcher, model runtime, agents."""
     app = create_app(settings, settings.worker.group_id, settings.worker.web_port)
-    return_freed_pictures()
     remover = build_remover(settings)
     # Load the default model now: a missing model fails the worker at start, loudly.
     segmenter = remover.segmenter()
@@ -118,7 +117,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         ),
         worker=worker_id(),
         max_message_bytes=settings.kafka.max_message_bytes,
-        budget=MemoryBudget(settings.worker.max_in_flight_bytes),
+        budget=MemoryBudget(settings.worker.max_in_flight_bytes, FreedPictures()),
         backdrop_cache_bytes=settings.worker.backdrop_cache_bytes,
     )
     topics = declare_topics(app, settings)

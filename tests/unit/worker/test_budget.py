@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
-from streams.worker.budget import MemoryBudget, return_freed_pictures
+import pytest
+
+from streams.worker.budget import FreedPictures, MemoryBudget
 
 
 async def test_reservations_wait_for_room_and_a_big_one_runs_alone() -> None:
@@ -26,5 +30,57 @@ async def test_reservations_wait_for_room_and_a_big_one_runs_alone() -> None:
     assert budget.used == 0
 
 
-def test_large_frees_go_back_to_the_system_on_glibc() -> None:
-    assert return_freed_pictures() is sys.platform.startswith("linux")
+class Recorded(FreedPictures):
+    def __init__(self) -> None:
+        super().__init__(large=50)
+        self.calls: list[str] = []
+
+    def begin(self, size: int) -> None:
+        self.calls.append(f"+{size}")
+        super().begin(size)
+
+    def end(self, size: int, in_flight: int) -> None:
+        self.calls.append(f"-{size}:{in_flight}")
+        super().end(size, in_flight)
+
+
+async def test_the_allocator_hears_of_each_reservation_and_of_the_last_one_ending() -> None:
+    freed = Recorded()
+    budget = MemoryBudget(100, freed)
+
+    async def job(size: int, hold: float) -> None:
+        async with budget.reserve(size):
+            await asyncio.sleep(hold)
+
+    await asyncio.gather(job(30, 0.02), job(60, 0.05))
+    assert freed.calls == ["+30", "+60", "-30:60", "-60:0"]
+    assert freed.large_in_flight == 0  # the 60 was large, and is over
+
+
+def _resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _free_pinned_blocks() -> int:
+    """Allocate 128 MiB in 4 MiB blocks, each pinned in place by a smaller neighbour that
+    stays, free the blocks, and return the resident bytes right after."""
+    blocks, keepers = [], []
+    for _ in range(32):
+        blocks.append(bytearray(4 << 20))
+        keepers.append(bytearray(300_000))
+    blocks.clear()
+    resident = _resident_bytes()
+    keepers.clear()
+    return resident
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_freed_pictures_go_back_at_once_beside_a_large_one_else_when_nothing_is_in_flight() -> None:
+    freed = FreedPictures(large=100 << 20)
+    before = _resident_bytes()
+    freed.begin(200 << 20)  # a large picture in flight: each block is a mapping of its own
+    assert _free_pinned_blocks() < before + (32 << 20)
+    freed.end(200 << 20, in_flight=1)
+    assert _free_pinned_blocks() > before + (64 << 20)  # small pictures: kept in the heap
+    freed.end(1 << 20, in_flight=0)  # until nothing is in flight
+    assert _resident_bytes() < before + (32 << 20)
