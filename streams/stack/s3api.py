@@ -185,13 +185,15 @@ class S3Api:
         staged = self.objects.staged()
         try:
             size, md5 = await receive(request, staged, hashed=etag is None)
-            # Checked again: another write may have landed while the body arrived.
-            refused = write_condition(request, self.objects.get(bucket, key))
-            if refused is not None:
-                return refused
-            entry = self.objects.commit(staged, bucket, key, described(request, etag or md5, size))
-        finally:
+        except BaseException:
             staged.unlink(missing_ok=True)
+            raise
+        # Checked again: another write may have landed while the body arrived.
+        refused = write_condition(request, self.objects.get(bucket, key))
+        if refused is not None:
+            staged.unlink()
+            return refused
+        entry = self.objects.commit(staged, bucket, key, described(request, etag or md5, size))
         return web.Response(status=200, headers={"ETag": f'"{entry.etag}"'})
 
     def _get(self, request: web.Request, bucket: str, key: str) -> web.Response:
@@ -316,7 +318,7 @@ def _plain(query: Mapping[str, str], allowed: Collection[str]) -> bool:
 
 def application(api: S3Api, *hooks: Callable[[web.Application], None]) -> web.Application:
     """An aiohttp app serving ``api`` on every path; ``hooks`` add startup/cleanup work."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=4 * 1024 * 1024)  # XML bodies; objects stream
     app.router.add_route("*", "/{tail:.*}", api.handle)
     for hook in hooks:
         hook(app)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streams.stack.objects import DEFAULT_TYPE, Entry
+from streams.stack.objects import DEFAULT_TYPE, Entry, md5_etag
 from streams.stack.s3errors import S3Error, no_such_key, precondition_failed
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -57,11 +57,22 @@ def described(request: web.Request, etag: str, size: int) -> Entry:
     return Entry(size, etag, 0.0, content_type, metadata)
 
 
+WHOLE_BODY = 1 << 20
+"""Bodies of a declared length up to this are read whole and written in one call (the
+broker's records and watermarks, job records); larger ones stream to disk as they come."""
+
+
 async def receive(request: web.Request, staged: Path, hashed: bool) -> tuple[int, str]:
-    """Stream the body into ``staged``; its size, and its MD5 if ``hashed``."""
+    """Write the body into ``staged``; its size, and its MD5 if ``hashed``."""
+    decoder = AwsChunked() if is_aws_chunked(request) else None
+    length = request.content_length
+    if decoder is None and length is not None and length <= WHOLE_BODY:
+        data = await request.read()
+        with staged.open("wb") as file:  # on the loop, as every file operation here
+            file.write(data)
+        return len(data), md5_etag([data]) if hashed else ""
     digest = hashlib.md5(usedforsecurity=False) if hashed else None
     size = 0
-    decoder = AwsChunked() if is_aws_chunked(request) else None
     with staged.open("wb") as file:
         async for chunk in request.content.iter_any():
             data = decoder.feed(chunk) if decoder is not None else chunk
