@@ -183,7 +183,7 @@ async def test_cli_stack_leaves_no_process_behind(tmp_path: Path, how: str) -> N
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
         servers = children_of(process.pid)
-        assert len(servers) == 4, servers  # S3 server, S3 gate, the broker's log store, broker
+        assert len(servers) == 3, servers  # the S3 server, the broker's log store, the broker
         assert all(alive(pid) for pid in servers)
 
         process.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)

@@ -82,12 +82,14 @@ async def test_presigned_urls_serve_type_and_metadata_and_refuse_tampering(
     url = store.presigned_get_url(BUCKET, "out/pic 1+.png", timedelta(minutes=5))
     async with httpx.AsyncClient() as client:
         answer = await client.get(url)
+        beside_a_key = await client.get(url, headers={"Authorization": "Bearer api-key"})
         tampered = await client.get(url.replace("out/pic", "out/pid"))
         upload = store.client.presigned_put_object(BUCKET, "in/up.jpg", timedelta(minutes=5))
         uploaded = await client.put(upload, content=b"jpeg bytes")
     assert (answer.status_code, answer.content) == (200, b"\x89PNG...")
     assert answer.headers["content-type"] == "image/png"
     assert answer.headers["x-amz-meta-request-id"] == "r-1"
+    assert beside_a_key.status_code == 200  # a client's own Authorization (as MinIO)
     assert tampered.status_code == 403
     assert uploaded.status_code == 200
     assert await asyncio.to_thread(store.get, BUCKET, "in/up.jpg") == b"jpeg bytes"
