@@ -5,10 +5,11 @@ the layout is rclone's, which the stack used before: an old state directory stil
 loads). Writes go to a staging file that is renamed into place, so a reader sees the old
 object or the new one, never part of each, and a ``kill -9`` leaves one or the other (the
 operating system keeps both across a process crash; like Kafka's default, nothing is
-fsynced). An object's ETag, content type and user metadata ride with its file as one
+fsynced). An object's ETag, content type and user metadata can ride with its file as one
 extended attribute, so they survive a restart and the index loads without reading the
-objects; where the file system has no user attributes, the ETag is recomputed at start
-(MD5) and the rest is kept in memory only.
+objects; without (the broker's log store, whose small log is quicker to read than its
+attributes are to write; or a file system without user attributes), the ETag is read
+from the object at start (MD5) and the rest is kept in memory only.
 
 The index answers every lookup and listing without touching the disk: read-after-write
 consistent, and the cost of a listing is the keys it returns.
@@ -91,21 +92,23 @@ class Objects:
     and sorted names per folder (what the broker's janitor walks, a partition at a time).
     Dot-folders of ``root`` are the server's own (staging, multipart uploads)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, attributes: bool = True) -> None:
         self.root = root
         self.entries: dict[tuple[str, str], Entry] = {}
         self.keys: dict[str, list[str]] = {}
         self.folders: dict[tuple[str, str], list[str]] = {}
         self.staging = root / ".staging"
-        self.attributes = True
-        """Whether the file system keeps user extended attributes (probed at load)."""
+        self.attributes = attributes
+        """Whether each object's ETag, type and metadata are kept in an extended attribute
+        of its file (if the file system has them: probed at load). Without, the ETags are
+        read from the objects at load, and types and metadata live in memory only."""
 
     def load(self) -> None:
         """Index what is on disk (at start)."""
         self.staging.mkdir(parents=True, exist_ok=True)
         for leftover in self.staging.iterdir():  # a write killed before its rename
             leftover.unlink()
-        self.attributes = _probe_attributes(self.staging)
+        self.attributes = self.attributes and _probe_attributes(self.staging)
         for bucket_dir in self.root.iterdir():
             if not bucket_dir.is_dir() or bucket_dir.name.startswith("."):
                 continue
