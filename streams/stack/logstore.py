@@ -21,17 +21,14 @@ Run: ``python -m streams.stack.logstore --port PORT --root DIR`` (the stack does
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
-from pathlib import Path
 
 from aiohttp import web
 
 from streams.config.settings import Settings
 from streams.stack.janitor import Janitor, Retention
 from streams.stack.objects import Objects
-from streams.stack.s3api import S3Api, application
+from streams.stack.s3api import S3Api, application, serve
 
 WHOLE = 1_000_000
 """Keys one listing page holds unless the broker asks for fewer. S3 pages at 1,000; Tansu
@@ -60,17 +57,10 @@ def log_store(objects: Objects, janitor: Janitor | None = None) -> web.Applicati
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--root", type=Path, required=True)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    objects = Objects(args.root, attributes=False)  # 94 → 66 ms admission p99 (benchmarks.md)
-    objects.load()
-    janitor = Janitor(objects, Retention.of(Settings()))
-    web.run_app(
-        log_store(objects, janitor), host=args.host, port=args.port, print=None, access_log=None
+    serve(
+        __doc__,
+        lambda objects: log_store(objects, Janitor(objects, Retention.of(Settings()))),
+        attributes=False,  # 94 → 66 ms admission p99 (docs/benchmarks.md)
     )
 
 

@@ -16,10 +16,12 @@ ETags: see s3writes.py.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping
 from email.utils import formatdate
+from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -323,3 +325,19 @@ def application(api: S3Api, *hooks: Callable[[web.Application], None]) -> web.Ap
     for hook in hooks:
         hook(app)
     return app
+
+
+def serve(
+    description: str | None, build: Callable[[Objects], web.Application], attributes: bool = True
+) -> None:
+    """The command line of a server process: ``--port`` and ``--root`` (and ``--host``);
+    load the objects under the root and serve ``build(objects)`` until stopped."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--root", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    objects = Objects(args.root, attributes)
+    objects.load()
+    web.run_app(build(objects), host=args.host, port=args.port, print=None, access_log=None)

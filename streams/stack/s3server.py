@@ -15,15 +15,11 @@ credentials in the environment.
 
 from __future__ import annotations
 
-import argparse
-import logging
-from pathlib import Path
-
 from aiohttp import web
 
 from streams.config.settings import Settings
 from streams.stack.objects import Objects
-from streams.stack.s3api import S3Api, application
+from streams.stack.s3api import S3Api, application, serve
 from streams.stack.sigv4 import Verifier
 
 
@@ -33,17 +29,7 @@ def server(objects: Objects, settings: Settings) -> web.Application:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--root", type=Path, required=True)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    objects = Objects(args.root)
-    objects.load()
-    web.run_app(
-        server(objects, Settings()), host=args.host, port=args.port, print=None, access_log=None
-    )
+    serve(__doc__, lambda objects: server(objects, Settings()))
 
 
 if __name__ == "__main__":
