@@ -38,22 +38,20 @@ ones unseen by every fetch), so a listing here is whole. The janitor keeps it sh
 
 def log_store(objects: Objects, janitor: Janitor | None = None) -> web.Application:
     """The log store's app: unsigned, unpaged, and the janitor running beside it."""
+    app = application(S3Api(objects, page=WHOLE))
+    if janitor is None:
+        return app
 
-    def run_janitor(app: web.Application) -> None:
-        if janitor is None:
-            return
+    async def start(_: web.Application) -> None:
+        janitor.task = asyncio.create_task(janitor.run())
 
-        async def start(_: web.Application) -> None:
-            janitor.task = asyncio.create_task(janitor.run())
+    async def stop(_: web.Application) -> None:
+        if janitor.task is not None:
+            janitor.task.cancel()
 
-        async def stop(_: web.Application) -> None:
-            if janitor.task is not None:
-                janitor.task.cancel()
-
-        app.on_startup.append(start)
-        app.on_cleanup.append(stop)
-
-    return application(S3Api(objects, page=WHOLE), run_janitor)
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app
 
 
 def main() -> None:

@@ -318,12 +318,10 @@ def _plain(query: Mapping[str, str], allowed: Collection[str]) -> bool:
     return all(name in allowed or name.startswith("X-Amz-") for name in query)
 
 
-def application(api: S3Api, *hooks: Callable[[web.Application], None]) -> web.Application:
-    """An aiohttp app serving ``api`` on every path; ``hooks`` add startup/cleanup work."""
+def application(api: S3Api) -> web.Application:
+    """An aiohttp app serving ``api`` on every path."""
     app = web.Application(client_max_size=4 * 1024 * 1024)  # XML bodies; objects stream
     app.router.add_route("*", "/{tail:.*}", api.handle)
-    for hook in hooks:
-        hook(app)
     return app
 
 

@@ -22,10 +22,6 @@ from streams.exceptions import ObjectNotFoundError, StorageUnavailableError
 from streams.storage.base import ObjectStore
 from streams.storage.layout import job_key
 
-WITHDRAWN = b""
-"""What a withdrawn record is replaced with, rather than deleted: it reads as no record, and
-the next claim replaces it by ``If-Match``."""
-
 
 def accepted(request: ImageRequested, at: datetime | None = None) -> JobRecord:
     """A new record for a request nobody has started."""
@@ -194,19 +190,18 @@ class JobStore:
     async def get_versioned(self, account: str, request_id: str) -> tuple[JobRecord, str] | None:
         """The record and its version (ETag), or ``None`` if there is none. A record that
         does not parse is :class:`StorageUnavailableError` (it is never overwritten blind)."""
-        found = await self._stored(account, request_id)
-        if found is None or found[0] == WITHDRAWN:
-            return None
-        return _parsed(account, request_id, found[0]), found[1]
-
-    async def _stored(self, account: str, request_id: str) -> tuple[bytes, str] | None:
-        """The stored bytes and their ETag, or ``None``."""
         try:
-            return await asyncio.to_thread(
+            data, etag = await asyncio.to_thread(
                 self.store.get_with_etag, self.bucket, job_key(account, request_id)
             )
         except ObjectNotFoundError:
             return None
+        try:
+            return JobRecord.model_validate_json(data), etag
+        except ValidationError as exc:
+            raise StorageUnavailableError(
+                f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
+            ) from exc
 
     async def put(self, record: JobRecord) -> JobRecord:
         """Write the record, whatever is there (its partition's worker is its one writer)."""
@@ -220,25 +215,18 @@ class JobStore:
         return record
 
     async def create(self, record: JobRecord) -> tuple[bool, JobRecord | None]:
-        """Write the record unless one exists for its request id (a withdrawn one does
-        not count): whether it was written, and the record that stands instead if not
-        (``None`` when there is none any more, say withdrawn meanwhile)."""
-        key = job_key(record.account, record.request_id)
-        data = record.model_dump_json().encode()
+        """Write the record unless one exists for its request id: whether it was written,
+        and the record that stands instead if not (``None`` when there is none any more,
+        say withdrawn meanwhile)."""
         if await asyncio.to_thread(
-            self.store.put_if_absent, self.bucket, key, data, "application/json"
+            self.store.put_if_absent,
+            self.bucket,
+            job_key(record.account, record.request_id),
+            record.model_dump_json().encode(),
+            "application/json",
         ):
             return True, None
-        found = await self._stored(record.account, record.request_id)
-        if found is None:
-            return False, None
-        stored, etag = found
-        if stored == WITHDRAWN:
-            written = await asyncio.to_thread(
-                self.store.put_if_match, self.bucket, key, data, "application/json", etag
-            )
-            return written, None
-        return False, _parsed(record.account, record.request_id, stored)
+        return False, await self.get(record.account, record.request_id)
 
     async def replace(self, record: JobRecord, version: str) -> bool:
         """Write the record only if the stored one is still ``version``."""
@@ -252,21 +240,5 @@ class JobStore:
         )
 
     async def withdraw(self, account: str, request_id: str) -> None:
-        """Free the request id: the record is replaced by :data:`WITHDRAWN`, which reads as
-        no record and which :meth:`create` replaces."""
-        await asyncio.to_thread(
-            self.store.put,
-            self.bucket,
-            job_key(account, request_id),
-            WITHDRAWN,
-            "application/json",
-        )
-
-
-def _parsed(account: str, request_id: str, data: bytes) -> JobRecord:
-    try:
-        return JobRecord.model_validate_json(data)
-    except ValidationError as exc:
-        raise StorageUnavailableError(
-            f"job record {account}/{request_id} is unreadable: {exc.error_count()} error(s)"
-        ) from exc
+        """Free the request id (a claim whose request was never published)."""
+        await asyncio.to_thread(self.store.delete, self.bucket, job_key(account, request_id))

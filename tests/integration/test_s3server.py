@@ -121,11 +121,10 @@ async def test_reads_beside_writes_of_one_key_get_whole_objects(
     assert all(body in bodies for answers in reads for body in answers)
 
 
-async def test_a_withdrawn_job_record_frees_its_id_without_a_delete(
+async def test_a_withdrawn_job_record_frees_its_id(
     stack_settings: Settings,
 ) -> None:
-    """A withdrawn claim (overwritten with an empty record) reads as free, and of
-    concurrent new claims one wins."""
+    """A withdrawn claim reads as free, and of concurrent new claims one wins."""
     store = S3ObjectStore(stack_settings)
     jobs = JobStore(store, stack_settings.s3.jobs_bucket)
     first = accepted(image_request("s3-acct", "w-1", INPUT, RemovalOptions()))
