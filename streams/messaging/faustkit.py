@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
 from streams.config.settings import Settings
-from streams.messaging.inflight import UNACKED
+from streams.messaging.inflight import UNACKED, Backlog
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +30,36 @@ def worker_id() -> str:
 
 class FetchPace:
     """A consumer's fetch wait: ``busy_ms`` while records come, ``idle_ms`` once none has
-    come for ``idle_after_s`` (the first record switches back). On a broker that answers a
-    fetch only when its wait runs out (Tansu), idle fetches are most of what an idle
-    service costs."""
+    come for ``idle_after_s`` (the first record switches back), and ``backlog_ms`` while
+    ``backlog`` says a full round of records already waits here. On a broker that answers
+    a fetch only when its wait runs out (Tansu), idle fetches are most of what an idle
+    service costs, and fetches during a backlog are a busy worker's largest cost at the
+    broker."""
 
-    def __init__(self, busy_ms: int, idle_ms: int, idle_after_s: float) -> None:
+    def __init__(
+        self,
+        busy_ms: int,
+        idle_ms: int,
+        idle_after_s: float,
+        backlog_ms: int = 0,
+        backlog: Backlog | None = None,
+    ) -> None:
         self.busy_ms = busy_ms
         self.idle_ms = max(busy_ms, idle_ms)
         self.idle_after_s = idle_after_s
+        self.backlog_ms = max(busy_ms, backlog_ms)
+        self.backlog = backlog
         self._last_record = time.monotonic()
 
     def wait_ms(self, records: int, now: float) -> int:
         """The wait for the next fetch, after one that returned ``records`` records."""
         if records:
             self._last_record = now
-        return self.idle_ms if now - self._last_record >= self.idle_after_s else self.busy_ms
+        if now - self._last_record >= self.idle_after_s:
+            return self.idle_ms
+        if self.backlog is not None and self.backlog.full():
+            return self.backlog_ms
+        return self.busy_ms
 
 
 def _transport(app: faust.App, pace: FetchPace) -> faust_kafka.Transport:
@@ -81,12 +96,17 @@ def _transport(app: faust.App, pace: FetchPace) -> faust_kafka.Transport:
 
 
 def create_app(
-    settings: Settings, group_id: str, web_port: int, fetch_max_wait_ms: int | None = None
+    settings: Settings,
+    group_id: str,
+    web_port: int,
+    fetch_max_wait_ms: int | None = None,
+    backlog: Backlog | None = None,
 ) -> faust.App:
     """A Faust app in consumer group ``group_id``, configured from ``settings``; its
     consumer's fetches wait at most ``fetch_max_wait_ms`` (default
-    ``kafka.fetch_max_wait_ms``) while records come, and ``kafka.idle_fetch_max_wait_ms``
-    once none has come for ``kafka.idle_after_s``.
+    ``kafka.fetch_max_wait_ms``) while records come, ``kafka.idle_fetch_max_wait_ms``
+    once none has come for ``kafka.idle_after_s``, and ``kafka.backlog_fetch_max_wait_ms``
+    while an agent reporting to ``backlog`` has a full round of records waiting.
 
     Values are raw bytes: events are parsed by pydantic in the agents, so a malformed
     message becomes a dead letter instead of a crash in Faust's deserializer.
@@ -117,7 +137,14 @@ def create_app(
     )
     busy_ms = fetch_max_wait_ms or settings.kafka.fetch_max_wait_ms
     idle_ms = settings.kafka.idle_fetch_max_wait_ms or busy_ms
-    app.transport = _transport(app, FetchPace(busy_ms, idle_ms, settings.kafka.idle_after_s))
+    pace = FetchPace(
+        busy_ms,
+        idle_ms,
+        settings.kafka.idle_after_s,
+        settings.kafka.backlog_fetch_max_wait_ms,
+        backlog,
+    )
+    app.transport = _transport(app, pace)
     return app
 
 

@@ -23,6 +23,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -61,6 +62,37 @@ class Unacked:
 
 
 UNACKED = Unacked()
+
+
+@dataclass
+class Waiting:
+    """One agent's records taken from Kafka that wait for a slot (every slot busy)."""
+
+    concurrency: int
+    """How many records the agent runs at once: a full round."""
+    count: int = 0
+
+
+class Backlog:
+    """The waiting records of the agents that report here. Their consumer fetches less
+    often while one of them holds a full round: on a broker that answers a fetch only when
+    its wait runs out (Tansu), every fetch costs the broker a pass over the consumer's
+    partitions, and while records already wait here a new one would wait behind them
+    anyway (:class:`streams.messaging.faustkit.FetchPace`)."""
+
+    def __init__(self) -> None:
+        self._agents: list[Waiting] = []
+
+    def agent(self, concurrency: int) -> Waiting:
+        """The counter of one more agent, running ``concurrency`` records at once."""
+        waiting = Waiting(concurrency)
+        self._agents.append(waiting)
+        return waiting
+
+    def full(self) -> bool:
+        """Whether some agent holds a full round waiting (read from the consumer's thread:
+        plain integers, each written by the event loop's thread only)."""
+        return any(agent.count >= agent.concurrency for agent in self._agents)
 
 
 def transient(exc: Exception) -> bool:
@@ -173,9 +205,11 @@ async def process_in_flight(
     shutdown_grace_s: float,
     on_batch: Callable[[Sequence[Any]], None] | None = None,
     watched: bool = True,
+    waiting: Waiting | None = None,
 ) -> None:
     """Consume ``stream`` in batches with up to ``concurrency`` handlers in flight, acking
-    each event once it is handled or dead-lettered, in arrival order.
+    each event once it is handled or dead-lettered, in arrival order; ``waiting`` (from
+    :meth:`Backlog.agent`) is kept at the number of taken events waiting for a slot.
 
     On shutdown or rebalance, handlers in flight get ``shutdown_grace_s`` to finish; what
     is still running is not acked and goes back to the group. ``watched=False`` leaves the
@@ -200,12 +234,18 @@ async def process_in_flight(
         async for events in manual.noack_take(max_batch, within=batch_window_s):
             if on_batch is not None:
                 on_batch(events)
-            for event in events:
+            for index, event in enumerate(events):
+                if waiting is not None:
+                    waiting.count = len(events) - index
                 await slots.acquire()
                 task = asyncio.create_task(run(event, acks.track(event)))
                 running.add(task)
                 task.add_done_callback(running.discard)
+            if waiting is not None:
+                waiting.count = 0
     finally:
+        if waiting is not None:
+            waiting.count = 0
         if running:
             log.info("waiting up to %.0f s for %d in flight", shutdown_grace_s, len(running))
             await asyncio.wait(running, timeout=shutdown_grace_s)
@@ -227,11 +267,13 @@ def register_in_flight_agent(
     on_batch: Callable[[Sequence[Any]], None] | None = None,
     watched: bool = True,
     shutdown_grace_s: float | None = None,
+    backlog: Backlog | None = None,
 ) -> None:
     """An agent on ``topic`` that runs :func:`process_in_flight` with ``handle``, batching
     and grace periods from ``settings.runtime`` (or ``shutdown_grace_s``); what cannot be
-    handled goes to ``dead_letters``."""
+    handled goes to ``dead_letters``; its waiting records count in ``backlog``."""
     poison = dead_lettering(dead_letters, settings)
+    waiting = backlog.agent(concurrency) if backlog is not None else None
 
     @app.agent(topic, name=name)
     async def agent(stream: Any) -> None:
@@ -247,4 +289,5 @@ def register_in_flight_agent(
             else shutdown_grace_s,
             on_batch=on_batch,
             watched=watched,
+            waiting=waiting,
         )

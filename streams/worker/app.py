@@ -18,7 +18,7 @@ from streams import metrics
 from streams.config.settings import Settings
 from streams.imaging.build import build_remover
 from streams.messaging.faustkit import create_app, register_web, run_app, worker_id
-from streams.messaging.inflight import dead_lettering, register_in_flight_agent
+from streams.messaging.inflight import Backlog, dead_lettering, register_in_flight_agent
 from streams.messaging.records import record_of
 from streams.messaging.tiers import attempt_of, register_delay_tiers
 from streams.net.fetch import Fetcher, FetchLimits
@@ -44,7 +44,11 @@ def _inbound(event: Any, due_topic: str) -> Inbound:
 
 
 def register_processor(
-    app: faust.App, topics: Topics, processor: Processor, settings: Settings
+    app: faust.App,
+    topics: Topics,
+    processor: Processor,
+    settings: Settings,
+    backlog: Backlog | None = None,
 ) -> None:
     """The processor agents: batches from Kafka, up to ``worker.concurrency`` interactive
     requests and ``batches.bulk_in_flight`` batch items in flight (their model runs
@@ -74,6 +78,7 @@ def register_processor(
         concurrency=worker.concurrency,
         dead_letters=topics.dead_letter,
         on_batch=lambda events: metrics.BATCH_SIZE.observe(len(events)),
+        backlog=backlog,
     )
     register_in_flight_agent(
         app,
@@ -88,7 +93,10 @@ def register_processor(
 
 def build_worker_app(settings: Settings) -> faust.App:
     """The complete processor app: S3 store, job records, fetcher, model runtime, agents."""
-    app = create_app(settings, settings.worker.group_id, settings.worker.web_port)
+    # Interactive requests waiting for a slot slow the consumer's fetches down (not batch
+    # items: an interactive request may come while a batch runs, and must not wait).
+    backlog = Backlog()
+    app = create_app(settings, settings.worker.group_id, settings.worker.web_port, backlog=backlog)
     remover = build_remover(settings)
     # Load the default model now: a missing model fails the worker at start, loudly.
     segmenter = remover.segmenter()
@@ -121,7 +129,7 @@ def build_worker_app(settings: Settings) -> faust.App:
         backdrop_cache_bytes=settings.worker.backdrop_cache_bytes,
     )
     topics = declare_topics(app, settings)
-    register_processor(app, topics, processor, settings)
+    register_processor(app, topics, processor, settings, backlog)
     register_delay_tiers(
         app,
         topics.retries,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -167,3 +168,64 @@ async def test_at_shutdown_what_outlives_the_grace_is_cancelled_and_left_unacked
     await asyncio.wait_for(asyncio.gather(agent, return_exceptions=True), 2)
     assert cancelled.is_set()  # not left running behind a stopping service
     assert acked == []  # handed back to the group, not acked
+
+
+class BatchStream:
+    """A stream of one batch of events (what ``noack_take`` yields), acks recorded."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.acked: list[Any] = []
+
+    def noack(self) -> BatchStream:
+        return self
+
+    async def noack_take(self, max_: int, within: float) -> Any:
+        yield self.events
+
+    async def ack(self, event: Any) -> None:
+        self.acked.append(event)
+
+
+async def test_records_waiting_for_a_slot_make_a_backlog_until_they_start() -> None:
+    backlog = inflight.Backlog()
+    waiting = backlog.agent(concurrency=2)
+    stream = BatchStream([event() for _ in range(6)])
+    release = asyncio.Event()
+
+    async def handle(_: Any) -> None:
+        await release.wait()
+
+    async def poison(_: Any, exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    consuming = asyncio.create_task(
+        inflight.process_in_flight(
+            stream,
+            handle,
+            poison,
+            concurrency=2,
+            max_batch=16,
+            batch_window_s=0.01,
+            shutdown_grace_s=1,
+            waiting=waiting,
+        )
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # two run, the third waits for a slot with the three behind it
+    assert (waiting.count, backlog.full()) == (4, True)
+    release.set()
+    await consuming
+    assert (waiting.count, backlog.full()) == (0, False)
+    assert stream.acked == stream.events
+
+
+def test_a_backlog_is_full_once_some_agent_has_a_whole_round_waiting() -> None:
+    backlog = inflight.Backlog()
+    small, large = backlog.agent(concurrency=2), backlog.agent(concurrency=8)
+    large.count = 7
+    small.count = 1
+    assert not backlog.full()
+    small.count = 2
+    assert backlog.full()
