@@ -123,7 +123,7 @@ bench-encoders: models ## PNG/WebP encoder settings compared on real cutouts
 bench-memory: models ## Worker RSS under tiny PNGs that decode to 49 MP each, as inputs and as backdrops
 	$(BIN)/python -m bench.memory
 
-bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers
+bench-e2e: models ## Images/s and latency through Kafka and S3, 1 and 2 workers; `submit` vs `remove` timed
 	$(BIN)/python -m bench.e2e
 
 bench-batch: models ## Bulk imports: planning 10k items, batch vs local rate, interactive p95 beside a batch

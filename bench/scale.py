@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     rates = {}
     for workers in (1, 2):
-        rate, _, _, rss = asyncio.run(run(workers, args.rounds, paced=False, models=ONE_THREAD))
+        rate, _, _, rss, _ = asyncio.run(run(workers, args.rounds, paced=False, models=ONE_THREAD))
         rates[workers] = rate
         print(f"{workers} worker(s), 1 inference thread each: {rate:.2f} images/s, RSS {rss}")
     ratio = rates[2] / rates[1]
