@@ -33,8 +33,8 @@ class FetchPace:
     come for ``idle_after_s`` (the first record switches back), and ``backlog_ms`` while
     ``backlog`` says a full round of records already waits here. On a broker that answers
     a fetch only when its wait runs out (Tansu), idle fetches are most of what an idle
-    service costs, and fetches during a backlog are a busy worker's largest cost at the
-    broker."""
+    service costs, and each fetch is a pass over the consumer's partitions, which buys
+    nothing while records already wait here."""
 
     def __init__(
         self,
