@@ -246,7 +246,8 @@ def main() -> None:
     commands = None
     for workers in (1, 2):
         rate, p50, p95, rss, timed = asyncio.run(run(workers, args.rounds, cli=workers == 1))
-        commands = commands or timed
+        if workers == 1:
+            commands = timed
         ratio = f"{rate / local:.0%}"
         rss_text = ", ".join(f"{mb:.0f}" for mb in rss)
         print(

@@ -48,12 +48,15 @@ class FreedPictures:
             self.libc.mallopt(self._M_MMAP_THRESHOLD, size)
 
     def begin(self, size: int) -> None:
+        """A reservation of ``size`` decoded bytes begins."""
         if size >= self.large:
             self.large_in_flight += 1
             if self.large_in_flight == 1:
                 self._threshold(self.SMALL)
 
     def end(self, size: int, in_flight: int) -> None:
+        """A reservation of ``size`` bytes ended; ``in_flight`` bytes are still reserved
+        (the heaps are trimmed at 0: about 2 ms on the loop, only when the worker idles)."""
         if size >= self.large:
             self.large_in_flight -= 1
             if self.large_in_flight == 0:
